@@ -1,0 +1,1 @@
+from .checkpoint_safety import register_checkpoint_safe_globals  # noqa: F401
