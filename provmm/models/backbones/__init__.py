@@ -1,0 +1,1 @@
+from .vgg16_cam import VGG16CAM  # noqa: F401
