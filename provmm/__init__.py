@@ -3,7 +3,13 @@
 ``import provmm`` registers every provmm module (its registries are children
 of mmpretrain's) and makes mmengine checkpoints loadable under torch >= 2.6.
 """
+import warnings
+
 from .utils.mmcv_check import check_mmcv_installed
+
+# mmcv-lite has no compiled ops; mmcv warns about one that provmm never uses.
+warnings.filterwarnings(
+    'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 check_mmcv_installed()
 
