@@ -1,0 +1,142 @@
+"""Image embeddings keyed by file path, from an NPZ file or a model.
+
+NPZ layout (read by :func:`load_embedding_table`, written by
+:func:`save_embedding_table`): ``paths`` (N,) strings and ``embeddings``
+(N, D) floats; relative paths are relative to a given root folder (the
+manifest's folder for ``tools/filter_generated.py``), absolute ones are kept.
+
+Model embeddings (:func:`embed_images`): any model registered in provmm or
+mmpretrain, built from a config and optionally a checkpoint. Images go
+through the config's test pipeline (``test_dataloader.dataset.pipeline``, or
+``test_pipeline``) and the model's data preprocessor. The embedding is
+``extract_image_feat`` for models that have it (mmpretrain's CLIP models:
+the projected image embedding), else the last output of ``extract_feat``,
+average-pooled over space (B, C, H, W) or tokens (B, L, C).
+"""
+import os.path as osp
+import sys
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+
+def _resolve(path: str, root: str) -> str:
+    return osp.normpath(osp.join(root, path))
+
+
+def load_embedding_table(npz_path: str, root: str) -> Dict[str, np.ndarray]:
+    """``{absolute path: (D,) embedding}`` from an NPZ (module docstring)."""
+    if not osp.isfile(npz_path):
+        raise FileNotFoundError(f'embeddings file not found: {npz_path}')
+    with np.load(npz_path, allow_pickle=False) as data:
+        missing = [k for k in ('paths', 'embeddings') if k not in data.files]
+        if missing:
+            raise ValueError(f'{npz_path}: lacks array(s) {missing}; found '
+                             f'{data.files}, expected paths (N,) and '
+                             'embeddings (N, D)')
+        paths, embeddings = data['paths'], data['embeddings']
+    if embeddings.ndim != 2 or paths.shape != (len(embeddings), ):
+        raise ValueError(f'{npz_path}: expected paths (N,) and embeddings '
+                         f'(N, D), got {paths.shape} and {embeddings.shape}')
+    table = {}
+    for path, embedding in zip(paths.tolist(), embeddings):
+        key = _resolve(str(path), root)
+        if key in table:
+            raise ValueError(f'{npz_path}: path {path} is listed twice')
+        table[key] = embedding
+    return table
+
+
+def save_embedding_table(npz_path: str, paths: Sequence[str],
+                         embeddings: np.ndarray, root: str) -> None:
+    """Write absolute ``paths`` relative to ``root`` with their embeddings."""
+    relative = [osp.relpath(p, root) for p in paths]
+    np.savez(npz_path, paths=np.array(relative, dtype=str),
+             embeddings=np.asarray(embeddings))
+
+
+class ImageEmbedder:
+    """Embeds image files with a model built from a config (module docstring).
+
+    Args:
+        config: config file (or ``mmengine.Config``) with ``model`` and a
+            test pipeline.
+        checkpoint: weights to load; None leaves the model's initial
+            weights (meaningful only for tests).
+        device: torch device.
+    """
+
+    def __init__(self, config, checkpoint: Optional[str] = None,
+                 device: str = 'cpu'):
+        from mmengine.config import Config
+        from mmengine.registry import init_default_scope
+        from mmengine.runner import load_checkpoint
+
+        import provmm  # noqa: F401  (registers every provmm module)
+        from provmm.registry import MODELS, TRANSFORMS
+
+        cfg = config if isinstance(config, Config) else Config.fromfile(
+            config)
+        init_default_scope(cfg.get('default_scope', 'provmm'))
+        pipeline = cfg.get('test_pipeline')
+        if cfg.get('test_dataloader') is not None:
+            pipeline = cfg.test_dataloader.dataset.get('pipeline', pipeline)
+        if not pipeline:
+            raise ValueError(f'{cfg.filename}: no test pipeline (expected '
+                             'test_dataloader.dataset.pipeline or '
+                             'test_pipeline) to prepare the images')
+        self.pipeline = [TRANSFORMS.build(t) for t in pipeline]
+        self.model = MODELS.build(cfg.model)
+        if checkpoint is not None:
+            load_checkpoint(self.model, checkpoint, map_location='cpu')
+        self.model.to(device).eval()
+
+    def _prepare(self, path: str) -> dict:
+        results = dict(img_path=path)
+        for transform in self.pipeline:
+            results = transform(results)
+            if results is None:
+                raise ValueError(f'test pipeline dropped image {path}')
+        return results
+
+    @torch.no_grad()
+    def embed_batch(self, paths: Sequence[str]) -> np.ndarray:
+        """(len(paths), D) float32 embeddings of the image files."""
+        packed = [self._prepare(p) for p in paths]
+        data = dict(inputs=[p['inputs'] for p in packed],
+                    data_samples=[p['data_samples'] for p in packed])
+        inputs = self.model.data_preprocessor(data, False)['inputs']
+        if hasattr(self.model, 'extract_image_feat'):
+            feats = self.model.extract_image_feat(inputs)
+        else:
+            feats = self.model.extract_feat(inputs)
+        if isinstance(feats, (tuple, list)):
+            feats = feats[-1]
+        if feats.dim() == 4:
+            feats = feats.mean(dim=(2, 3))
+        elif feats.dim() == 3:
+            feats = feats.mean(dim=1)
+        elif feats.dim() != 2:
+            raise ValueError(f'cannot turn features of shape '
+                             f'{tuple(feats.shape)} into embeddings')
+        return feats.float().cpu().numpy()
+
+    def __call__(self, paths: Sequence[str], batch_size: int = 32,
+                 progress: bool = True) -> np.ndarray:
+        """(len(paths), D) float32 embeddings, ``batch_size`` at a time."""
+        from mmengine.utils import ProgressBar
+
+        # sys.stdout now, not mmengine's default bound at import
+        bar = ProgressBar(len(paths), file=sys.stdout) if (
+            progress and paths) else None
+        chunks = []
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
+            chunks.append(self.embed_batch(chunk))
+            if bar is not None:
+                for _ in chunk:
+                    bar.update()
+        if bar is not None:
+            print()
+        return np.concatenate(chunks) if chunks else np.zeros((0, 0))
