@@ -1,0 +1,16 @@
+# Waterbirds, ResNet-50, real images only (paper Table 3 "Baseline").
+# Table 8, Waterbirds: SGD lr 1e-3, momentum 0.9, wd 1e-4, 20 epochs, cosine,
+# batch 128. The best checkpoint is chosen on val top-1, as ALIA does.
+_base_ = [
+    '../_base_/models/resnet50_prov.py',
+    '../_base_/datasets/waterbirds.py',
+    '../_base_/schedules/sgd_cosine.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(head=dict(num_classes=2))
+optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-4))
+param_scheduler = dict(end=20)
+train_cfg = dict(max_epochs=20)
+default_hooks = dict(
+    checkpoint=dict(save_best='group_accuracy/top1', rule='greater'))
