@@ -1,0 +1,3 @@
+from .provenance_cutmix import ProvenanceCutMix  # noqa: F401
+from .provenance_resizemix import ProvenanceResizeMix  # noqa: F401
+from .diffcore_mix import DiffCoReMix  # noqa: F401

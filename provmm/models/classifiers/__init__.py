@@ -1,0 +1,2 @@
+from .provenance_image_classifier import ProvenanceImageClassifier  # noqa: F401
+from .wsol_image_classifier import WSOLImageClassifier  # noqa: F401

@@ -1,0 +1,2 @@
+from .provenance_mix_batch_augment import ProvenanceMixBatchAugment  # noqa: F401
+from .diffcore_mix_preprocessor import DiffCoReMixPreprocessor  # noqa: F401,E501

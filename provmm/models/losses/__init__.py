@@ -1,0 +1,1 @@
+from .provenance_gradient_loss import ProvenanceGradientLoss  # noqa: F401

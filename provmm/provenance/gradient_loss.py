@@ -1,0 +1,249 @@
+"""Provenance gradient loss L_PG (paper Sec. 3.3, Eq. 9 and Eq. 10).
+
+For a synthetic input ``x~`` built from two sources A and B (``M = 1`` where
+the element comes from A, the sample's own label):
+
+    L_PG = || (1 - M) * grad_x f_A(x~) + M * grad_x f_B(x~) ||^2      (Eq. 9)
+
+and for a hard-labelled edited input (``M = 1`` on the unedited target):
+
+    L_PG = || (1 - M) * grad_x f_y(x~) ||^2                           (Eq. 10)
+
+The norm is the squared L2 over every input element of a sample (channels x
+pixels), averaged over the batch. Input gradients are taken with
+``create_graph=True`` so the loss trains the weights (double backprop).
+
+``f`` is chosen by ``target``:
+
+- ``'logit'``: the raw logit (the paper).
+- ``'log_softmax'``: ``log p_c = z_c - logsumexp_k z_k``.
+- ``'margin'``: ``z_c - logsumexp_{k != c} z_k`` (= logit of ``p_c / (1 -
+  p_c)``). Softmax only sees logit differences, so a penalty on one raw logit
+  can be dodged by moving the dependence into the other logits; both
+  alternatives are invariant to a shift common to all logits.
+
+Per-sample second source (``label_b``): an entry ``< 0`` makes that sample
+hard-labelled (Eq. 10); an entry equal to ``label_a`` (a sample mixed with a
+sample of its own class, or not mixed at all) contributes nothing, because
+both sources then carry the same label and no region is foreign to it (Eq. 9
+with A = B would penalise the whole gradient).
+
+With BatchNorm in train mode a sample's input gradient also depends on the
+other samples of the batch; like every batched implementation, the gradient
+of the summed selected outputs is used as the per-sample gradient.
+
+The maths lives in three small functions composed by
+:func:`provenance_gradient_loss`: :func:`selected_outputs` (``f``),
+:func:`provenance_input_gradients` (``grad_x f_A``, ``grad_x f_B``) and
+:func:`provenance_gradient_penalty` (the norm), plus the diagnostic
+:func:`outside_provenance_share`.
+"""
+from typing import Optional, Tuple
+
+import torch
+
+TARGETS = ('logit', 'log_softmax', 'margin')
+
+
+def selected_outputs(logits: torch.Tensor, labels: torch.Tensor,
+                     target: str = 'logit') -> torch.Tensor:
+    """``f_{labels[i]}`` of sample ``i`` for the chosen ``target``.
+
+    Args:
+        logits (Tensor): ``(B, K)`` class scores.
+        labels (Tensor): ``(B,)`` class indices (negative entries are read as
+            class 0; callers weight them out).
+        target (str): ``'logit'``, ``'log_softmax'`` or ``'margin'``.
+
+    Returns:
+        Tensor: ``(B,)`` in FP32 (FP64 for FP64 logits).
+    """
+    if target not in TARGETS:
+        raise ValueError(f'target must be one of {TARGETS}, got {target!r}')
+    logits = at_least_fp32(logits)
+    index = labels.clamp(min=0).long().view(-1, 1)
+    chosen = logits.gather(1, index).squeeze(1)
+    if target == 'logit':
+        return chosen
+    if target == 'log_softmax':
+        return chosen - torch.logsumexp(logits, dim=1)
+    others = logits.scatter(1, index, float('-inf'))
+    return chosen - torch.logsumexp(others, dim=1)
+
+
+def provenance_input_gradients(
+        inputs: torch.Tensor,
+        logits: torch.Tensor,
+        label_a: torch.Tensor,
+        label_b: Optional[torch.Tensor] = None,
+        target: str = 'logit',
+        create_graph: bool = True
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Input gradients ``grad_x f_A`` and ``grad_x f_B`` (FP32).
+
+    Only the selected outputs are differentiated (one scalar per call), and
+    ``grad_x f_B`` only for samples with a second source (``label_b >= 0``
+    and ``!= label_a``); it is ``None`` when there is none.
+
+    Two plain ``autograd.grad`` calls are used: one batched call
+    (``is_grads_batched=True``) made the whole guided step slower on CPU
+    (ResNet-18, 64 px, batch 16: 0.79 vs 0.70 s; REFERENCE.md Sec. 6 saw the
+    same).
+
+    Args:
+        inputs (Tensor): ``(B, ...)`` leaf the logits were computed from, with
+            ``requires_grad=True``.
+        logits (Tensor): ``(B, K)``.
+        label_a (Tensor): ``(B,)`` own labels.
+        label_b (Tensor, optional): ``(B,)`` second-source labels.
+        target (str): see :func:`selected_outputs`.
+        create_graph (bool): keep the graph for double backprop.
+
+    Returns:
+        tuple: ``(grad_a, grad_b)``, each ``(B, ...)`` like ``inputs``.
+    """
+    f_a = selected_outputs(logits, label_a, target)
+    soft = _soft_samples(label_a, label_b)
+    need_b = soft is not None and bool(soft.any())
+    (grad_a, ) = torch.autograd.grad(
+        f_a.sum(), inputs, create_graph=create_graph, retain_graph=True)
+    grad_b = None
+    if need_b:
+        f_b = selected_outputs(logits, label_b, target)
+        (grad_b, ) = torch.autograd.grad((f_b * soft).sum(), inputs,
+                                         create_graph=create_graph,
+                                         retain_graph=True)
+        grad_b = at_least_fp32(grad_b)
+    return at_least_fp32(grad_a), grad_b
+
+
+def provenance_gradient_penalty(grad_a: torch.Tensor,
+                                grad_b: Optional[torch.Tensor],
+                                mask: torch.Tensor,
+                                label_a: torch.Tensor,
+                                label_b: Optional[torch.Tensor] = None
+                                ) -> torch.Tensor:
+    """Eq. 9 / Eq. 10 from precomputed input gradients, mean over the batch.
+
+    Args:
+        grad_a (Tensor): ``(B, C, ...)`` gradient of ``f_A``.
+        grad_b (Tensor, optional): ``(B, C, ...)`` gradient of ``f_B``.
+        mask (Tensor): ``(B, C, ...)`` or ``(B, ...)`` without the channel
+            axis (broadcast over channels); ``1`` = comes from A.
+        label_a (Tensor): ``(B,)``.
+        label_b (Tensor, optional): ``(B,)``; see the module docstring.
+
+    Returns:
+        Tensor: scalar FP32 loss.
+    """
+    grad_a = at_least_fp32(grad_a)
+    mask = _broadcast_mask(mask, grad_a)
+    with torch.autocast(grad_a.device.type, enabled=False):
+        residual = (1 - mask) * grad_a
+        soft = _soft_samples(label_a, label_b)
+        if soft is not None:
+            soft = soft.view(-1, *([1] * (grad_a.dim() - 1)))
+            # A sample whose two sources share a label has nothing to penalise.
+            hard = (label_b.to(soft.device) < 0).to(soft).view_as(soft)
+            residual = residual * (soft + hard)
+            if grad_b is not None:
+                residual = residual + soft * mask * at_least_fp32(grad_b)
+        per_sample = residual.pow(2).flatten(1).sum(1)
+        return per_sample.mean()
+
+
+def outside_provenance_share(grad_a: torch.Tensor,
+                             mask: torch.Tensor) -> torch.Tensor:
+    """Share of ``|grad_x f_A|^2`` lying outside the provenance region.
+
+    ``sum((1 - M) * g_A^2) / sum(g_A^2)`` over the batch: 0 when the own
+    class only looks at its own pixels, ``1 - mean(M)`` for a gradient spread
+    uniformly. A diagnostic (no gradient).
+
+    Args:
+        grad_a (Tensor): ``(B, C, ...)``.
+        mask (Tensor): ``(B, C, ...)`` or ``(B, ...)``.
+
+    Returns:
+        Tensor: scalar FP32 in [0, 1] (0 for an all-zero gradient).
+    """
+    grad_a = at_least_fp32(grad_a.detach())
+    mask = _broadcast_mask(mask, grad_a).detach()
+    energy = grad_a.pow(2)
+    total = energy.sum()
+    outside = ((1 - mask) * energy).sum()
+    return outside / total.clamp(min=torch.finfo(total.dtype).tiny)
+
+
+def provenance_gradient_loss(inputs: torch.Tensor,
+                             logits: torch.Tensor,
+                             mask: torch.Tensor,
+                             label_a: torch.Tensor,
+                             label_b: Optional[torch.Tensor] = None,
+                             target: str = 'logit') -> torch.Tensor:
+    """L_PG of Eq. 9 (``label_b`` given) or Eq. 10 (``label_b=None``).
+
+    Args:
+        inputs (Tensor): ``(B, C, ...)`` with ``requires_grad=True``; the
+            tensor ``logits`` were computed from.
+        logits (Tensor): ``(B, K)``.
+        mask (Tensor): ``(B, C, ...)`` or ``(B, ...)``; 1 = from A (own label).
+        label_a (Tensor): ``(B,)`` own labels.
+        label_b (Tensor, optional): ``(B,)`` partner labels (Eq. 9); entries
+            ``< 0`` are hard-labelled samples (Eq. 10).
+        target (str): ``'logit'`` (paper), ``'log_softmax'`` or ``'margin'``.
+
+    Returns:
+        Tensor: scalar FP32 loss, differentiable w.r.t. the model weights.
+    """
+    check_provenance_inputs(inputs, logits, mask, label_a, label_b)
+    grad_a, grad_b = provenance_input_gradients(inputs, logits, label_a,
+                                                label_b, target)
+    return provenance_gradient_penalty(grad_a, grad_b, mask, label_a, label_b)
+
+
+def check_provenance_inputs(inputs: torch.Tensor, logits: torch.Tensor,
+                            mask: torch.Tensor, label_a: torch.Tensor,
+                            label_b: Optional[torch.Tensor]) -> None:
+    """Raise a ``ValueError`` naming the argument whose shape is wrong."""
+    if not inputs.requires_grad:
+        raise ValueError('inputs must have requires_grad=True and be the '
+                         'tensor the logits were computed from')
+    batch = inputs.shape[0]
+    if logits.dim() != 2 or logits.shape[0] != batch:
+        raise ValueError(f'logits must be (B={batch}, K), got '
+                         f'{tuple(logits.shape)}')
+    for name, labels in (('label_a', label_a), ('label_b', label_b)):
+        if labels is not None and tuple(labels.shape) != (batch, ):
+            raise ValueError(f'{name} must be ({batch},), got '
+                             f'{tuple(labels.shape)}')
+    _broadcast_mask(mask, inputs)
+
+
+def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
+    """FP16/BF16 -> FP32; FP32 and FP64 unchanged (gradcheck runs in FP64)."""
+    if tensor.dtype in (torch.float32, torch.float64):
+        return tensor
+    return tensor.float()
+
+
+def _soft_samples(label_a: torch.Tensor,
+                  label_b: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """``(B,)`` float, 1 where Eq. 9 applies; ``None`` when all are hard."""
+    if label_b is None:
+        return None
+    label_b = label_b.to(label_a.device)
+    return ((label_b >= 0) & (label_b != label_a)).float()
+
+
+def _broadcast_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    if mask.dim() == like.dim() - 1:
+        mask = mask.unsqueeze(1)
+    if mask.dim() != like.dim() or mask.shape[0] != like.shape[0] or (
+            mask.shape[2:] != like.shape[2:]) or mask.shape[1] not in (
+                1, like.shape[1]):
+        raise ValueError(
+            f'mask must have the inputs\' shape {tuple(like.shape)} or that '
+            f'shape without the channel axis, got {tuple(mask.shape)}')
+    dtype = like.dtype if like.dtype == torch.float64 else torch.float32
+    return mask.to(device=like.device, dtype=dtype)

@@ -1,0 +1,59 @@
+"""Step time and peak memory of plain CutMix vs. guided (soft, hard) steps.
+
+Example::
+
+    OMP_NUM_THREADS=2 python tools/benchmark_guidance.py --depth 18 --size 64 \
+        --batch-size 16
+"""
+import argparse
+import ast
+
+import torch
+
+import provmm  # noqa: F401  (registers modules)
+from provmm.utils.guidance_benchmark import benchmark_guidance, format_results
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--backbone', default='ResNet',
+                        help='registered backbone type (default: ResNet)')
+    parser.add_argument('--depth', type=int, default=18,
+                        help='ResNet depth (default: 18)')
+    parser.add_argument('--backbone-cfg', default=None,
+                        help='python dict literal overriding the backbone, '
+                        'e.g. "{\'type\': \'VGG16CAM\'}"')
+    parser.add_argument('--in-channels', type=int, default=None,
+                        help='head input channels (default: 512 for '
+                        'ResNet-18/34, 2048 for deeper)')
+    parser.add_argument('--size', type=int, default=64)
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--num-classes', type=int, default=200)
+    parser.add_argument('--steps', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--target', default='logit',
+                        choices=['logit', 'log_softmax', 'margin'])
+    parser.add_argument('--device', default='cuda'
+                        if torch.cuda.is_available() else 'cpu')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.backbone_cfg:
+        backbone = ast.literal_eval(args.backbone_cfg)
+    else:
+        backbone = dict(type=args.backbone, depth=args.depth)
+    in_channels = args.in_channels or (512 if args.depth < 50 else 2048)
+    results = benchmark_guidance(
+        backbone, in_channels, size=args.size, batch_size=args.batch_size,
+        num_classes=args.num_classes, steps=args.steps, warmup=args.warmup,
+        device=args.device, target=args.target)
+    title = (f'{backbone}, {args.size} px, batch {args.batch_size}, '
+             f'{args.device}, {torch.get_num_threads()} threads, '
+             f'target={args.target}, median of {args.steps} steps')
+    print(format_results(results, title))
+
+
+if __name__ == '__main__':
+    main()
