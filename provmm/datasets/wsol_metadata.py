@@ -13,6 +13,10 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+import numpy as np
+
+from provmm.evaluation.functional.boxes import resize_boxes
+
 METADATA_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt',
                   'localization.txt')
 
@@ -34,11 +38,9 @@ class WSOLMetadata:
         Same arithmetic as the reference ``resize_bbox``:
         ``int(coord * new_w / w)``.
         """
-        w, h = self.image_sizes[image_id]
-        new_w, new_h = size
-        return [(int(x0 * new_w / w), int(y0 * new_h / h),
-                 int(x1 * new_w / w), int(y1 * new_h / h))
-                for x0, y0, x1, y1 in self.boxes[image_id]]
+        return [tuple(int(c) for c in box) for box in resize_boxes(
+            np.asarray(self.boxes[image_id], np.float64).reshape(-1, 4),
+            self.image_sizes[image_id], size)]
 
 
 def _read_rows(path: str, num_fields: int):
