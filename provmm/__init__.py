@@ -19,5 +19,8 @@ from .utils.setup_env import register_all_modules  # noqa: E402,F401
 from .version import __version__  # noqa: E402,F401
 
 register_checkpoint_safe_globals()
+# provmm's registries fall back to mmpretrain's, which hold only the modules
+# already imported: import them all so every mmpretrain name resolves.
+register_all_modules(init_default_scope=False)
 
 __all__ = ['__version__', 'register_all_modules']

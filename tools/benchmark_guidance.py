@@ -1,9 +1,11 @@
 """Step time and peak memory of plain CutMix vs. guided (soft, hard) steps.
 
-Example::
+Example (the issue's CPU target: ResNet-18, 64 px, batch 16)::
 
-    OMP_NUM_THREADS=2 python tools/benchmark_guidance.py --depth 18 --size 64 \
-        --batch-size 16
+    OMP_NUM_THREADS=1 python tools/benchmark_guidance.py --depth 18 --size 64 \
+        --batch-size 16 --compare-pytorch
+
+See :mod:`provmm.utils.guidance_benchmark` for what is measured.
 """
 import argparse
 import ast
@@ -11,7 +13,9 @@ import ast
 import torch
 
 import provmm  # noqa: F401  (registers modules)
-from provmm.utils.guidance_benchmark import benchmark_guidance, format_results
+from provmm.utils.guidance_benchmark import (PYTORCH_VARIANTS, VARIANTS,
+                                             benchmark_guidance,
+                                             format_results)
 
 
 def parse_args():
@@ -29,8 +33,17 @@ def parse_args():
     parser.add_argument('--size', type=int, default=64)
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--num-classes', type=int, default=200)
-    parser.add_argument('--steps', type=int, default=20)
+    parser.add_argument('--rounds', type=int, default=20,
+                        help='timed rounds (one step of every variant each)')
     parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--compare-pytorch', action='store_true',
+                        help='also time guided steps with PyTorch\'s own '
+                        'double backward (cheap_double_backward=False)')
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the peak-memory measurement')
+    parser.add_argument('--steady-allocator', action='store_true',
+                        help='glibc keeps freed memory while timing (steadier '
+                        'ratios; see provmm.utils.guidance_benchmark)')
     parser.add_argument('--target', default='logit',
                         choices=['logit', 'log_softmax', 'margin'])
     parser.add_argument('--device', default='cuda'
@@ -45,13 +58,17 @@ def main():
     else:
         backbone = dict(type=args.backbone, depth=args.depth)
     in_channels = args.in_channels or (512 if args.depth < 50 else 2048)
+    variants = VARIANTS + (PYTORCH_VARIANTS if args.compare_pytorch else ())
     results = benchmark_guidance(
         backbone, in_channels, size=args.size, batch_size=args.batch_size,
-        num_classes=args.num_classes, steps=args.steps, warmup=args.warmup,
-        device=args.device, target=args.target)
+        num_classes=args.num_classes, rounds=args.rounds, warmup=args.warmup,
+        device=args.device, target=args.target, variants=variants,
+        memory=not args.no_memory, steady_allocator=args.steady_allocator)
     title = (f'{backbone}, {args.size} px, batch {args.batch_size}, '
              f'{args.device}, {torch.get_num_threads()} threads, '
-             f'target={args.target}, median of {args.steps} steps')
+             f'target={args.target}, {args.rounds} interleaved rounds '
+             f'(medians; ratios are medians of per-round ratios)'
+             + (', steady allocator' if args.steady_allocator else ''))
     print(format_results(results, title))
 
 

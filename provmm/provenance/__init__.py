@@ -6,3 +6,4 @@ from .random_mask import random_pixel_mask, unmasked_mask  # noqa: F401
 from .gradient_loss import outside_provenance_share, provenance_gradient_loss  # noqa: F401,E501
 from .diffcore_mix import DiffCoReMixResult, diffcore_mix, random_patch_mask  # noqa: F401,E501
 from .generated_filter import HardCosineFiltration, hard_cosine_filter, mean_pairwise_cosine  # noqa: F401,E501
+from .double_backward import CheapDoubleBackwardMode, cheap_double_backward  # noqa: F401,E501

@@ -3,21 +3,39 @@
 Compares full training steps (data preprocessor with CutMix, forward, loss,
 backward, SGD update through ``model.train_step``) of
 
-- ``plain``: CutMix, ``ImageClassifier`` behaviour (``provenance_loss=None``),
+- ``plain``: mmpretrain's ``ImageClassifier`` with ``ClsDataPreprocessor`` and
+  ``CutMix`` (the standard step, nothing of provmm in it),
 - ``soft``: CutMix + alpha * L_PG, Eq. 9 (two input gradients),
-- ``hard``: CutMix + alpha * L_PG, Eq. 10 (one input gradient).
+- ``hard``: CutMix + alpha * L_PG, Eq. 10 (one input gradient),
+- optionally ``soft-pytorch`` / ``hard-pytorch``: the same with PyTorch's own
+  double backward (``cheap_double_backward=False``).
 
-Steps of the variants are interleaved so that load from other processes
-affects them alike; the median is reported. Peak memory is
-``torch.cuda.max_memory_allocated`` on CUDA; on CPU (where torch keeps no
-allocator statistics) it is the peak resident memory added by training, each
-variant in a fresh process (:func:`cpu_training_memory`).
+Time: after warm-up, every round runs one step of each variant (the order
+rotates from round to round), so load from other processes hits all variants
+alike; the ratio to ``plain`` is taken within each round and its median is
+reported, next to the median wall-clock and CPU time (``process_time``, which
+load does not inflate; it counts every thread of the process). With
+``steady_allocator`` glibc keeps freed memory (no trimming, no ``mmap`` below
+32 MiB): page faults then no longer vary from step to step, which otherwise
+moves the ratios by about +-0.1 between runs.
+
+Memory, each variant in a fresh process: the peak resident memory of the
+whole process (``VmHWM``) and what training adds to it (peak during the
+steps minus the resident memory after building the model: gradients,
+optimizer state, activations, the double-backprop graph). glibc is told to
+return freed blocks at once (``MALLOC_MMAP_THRESHOLD_``) so that the resident
+memory follows the live tensors. ``parameters + added`` is the CPU analogue
+of ``torch.cuda.max_memory_allocated`` (what the "guided peak / plain peak"
+target compares); on CUDA that function is used.
 """
 import copy
+import ctypes
 import multiprocessing
+import os
 import statistics
 import time
-from typing import Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -26,28 +44,44 @@ from mmpretrain.structures import DataSample
 from provmm.registry import MODELS
 
 VARIANTS = ('plain', 'soft', 'hard')
+PYTORCH_VARIANTS = ('soft-pytorch', 'hard-pytorch')
+MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+# glibc: blocks >= 64 KiB are mmap-ed and unmapped when freed (no caching).
+EXACT_RSS_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536',
+                 'MALLOC_TRIM_THRESHOLD_': '0'}
 
 
 def build_benchmark_model(backbone: dict, variant: str, num_classes: int,
                           in_channels: int, target: str = 'logit'):
-    """A ``ProvenanceImageClassifier`` with CutMix for one variant."""
-    provenance_loss = None
-    if variant != 'plain':
-        provenance_loss = dict(type='ProvenanceGradientLoss',
-                               loss_weight=0.05, mode=variant, target=target)
+    """The model of one variant (see the module docstring)."""
+    neck = MODELS.build(dict(type='GlobalAveragePooling'))
+    head = dict(type='LinearClsHead', num_classes=num_classes,
+                in_channels=in_channels,
+                loss=dict(type='CrossEntropyLoss', use_soft=True))
+    if variant == 'plain':
+        from mmpretrain.models import ImageClassifier
+        return ImageClassifier(
+            backbone=MODELS.build(copy.deepcopy(backbone)), neck=neck,
+            head=MODELS.build(head),
+            data_preprocessor=dict(
+                type='ClsDataPreprocessor', num_classes=num_classes,
+                mean=MEAN, std=STD,
+                batch_augments=dict(
+                    augments=[dict(type='CutMix', alpha=1.0)])))
+    mode, _, kernels = variant.partition('-')
+    if mode not in ('soft', 'hard') or kernels not in ('', 'pytorch'):
+        raise ValueError(f'unknown variant {variant!r}; expected one of '
+                         f'{VARIANTS + PYTORCH_VARIANTS}')
     return MODELS.build(
         dict(type='ProvenanceImageClassifier',
-             backbone=copy.deepcopy(backbone),
-             neck=dict(type='GlobalAveragePooling'),
-             head=dict(type='LinearClsHead', num_classes=num_classes,
-                       in_channels=in_channels,
-                       loss=dict(type='CrossEntropyLoss', use_soft=True)),
-             provenance_loss=provenance_loss,
+             backbone=copy.deepcopy(backbone), neck=neck, head=head,
+             provenance_loss=dict(type='ProvenanceGradientLoss',
+                                  loss_weight=0.05, mode=mode,
+                                  target=target),
+             cheap_double_backward=kernels != 'pytorch',
              data_preprocessor=dict(
-                 type='ProvenanceMixBatchAugment',
-                 num_classes=num_classes,
-                 mean=[123.675, 116.28, 103.53],
-                 std=[58.395, 57.12, 57.375],
+                 type='ProvenanceMixBatchAugment', num_classes=num_classes,
+                 mean=MEAN, std=STD,
                  augments=[dict(type='ProvenanceCutMix', alpha=1.0)],
                  probs=[1.0])))
 
@@ -68,103 +102,135 @@ def benchmark_guidance(backbone: dict,
                        size: int = 64,
                        batch_size: int = 16,
                        num_classes: int = 200,
-                       steps: int = 20,
+                       rounds: int = 20,
                        warmup: int = 3,
                        device: str = 'cpu',
                        target: str = 'logit',
-                       variants=VARIANTS) -> Dict[str, Dict[str, float]]:
-    """Median step time (s) and peak memory (bytes) of each variant.
+                       variants: Sequence[str] = VARIANTS,
+                       memory: bool = True,
+                       steady_allocator: bool = False
+                       ) -> Dict[str, Dict[str, float]]:
+    """Step time and peak memory of each variant (``variants[0]`` is the
+    reference of the ratios; ``plain`` by default).
 
     Returns:
-        dict: ``{variant: {'time': s, 'peak_bytes': b,
-        'process_peak_bytes': b}}``. On CUDA both are
-        ``max_memory_allocated`` of a step (parameters included); on CPU they
-        are the two values of :func:`cpu_training_memory`.
+        dict: ``{variant: {'wall': s, 'cpu': s, 'wall_ratio': x,
+        'cpu_ratio': x, 'process_peak': bytes, 'added': bytes,
+        'training_peak': bytes}}``; times are medians over the rounds,
+        ratios medians of the per-round ratios; memory keys are absent with
+        ``memory=False``.
     """
+    if steady_allocator:
+        keep_freed_memory()
     models, wrappers = {}, {}
     for variant in variants:
         torch.manual_seed(0)
-        model = build_benchmark_model(backbone, variant, num_classes,
-                                      in_channels, target).to(device).train()
-        models[variant] = model
+        models[variant] = build_benchmark_model(
+            backbone, variant, num_classes, in_channels,
+            target).to(device).train()
         wrappers[variant] = OptimWrapper(
-            torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
+            torch.optim.SGD(models[variant].parameters(), lr=1e-3,
+                            momentum=0.9))
     times = {variant: [] for variant in variants}
-    for step in range(warmup + steps):
-        for variant in variants:
-            data = random_batch(batch_size, size, num_classes, seed=step)
-            elapsed = _timed_step(models[variant], wrappers[variant], data,
-                                  device)
+    for step in range(warmup + rounds):
+        data = random_batch(batch_size, size, num_classes, seed=step)
+        shift = step % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            elapsed = _timed_step(models[variant], wrappers[variant],
+                                  copy.deepcopy(data), device)
             if step >= warmup:
                 times[variant].append(elapsed)
+    reference = times[variants[0]]
     results = {}
     for variant in variants:
-        if device.startswith('cuda'):
-            data = random_batch(batch_size, size, num_classes, seed=0)
-            peak = _cuda_peak_bytes(models[variant], wrappers[variant], data)
-            process_peak = peak
-        else:
-            # A fresh process per variant: freed heap memory is not returned
-            # to the OS, so RSS peaks of variants in one process would mix.
-            with multiprocessing.get_context('spawn').Pool(1) as pool:
-                peak, process_peak = pool.apply(
-                    cpu_training_memory,
-                    (backbone, in_channels, variant, size, batch_size,
-                     num_classes, target))
-        results[variant] = dict(time=statistics.median(times[variant]),
-                                peak_bytes=peak,
-                                process_peak_bytes=process_peak)
+        walls = [wall for wall, _ in times[variant]]
+        cpus = [cpu for _, cpu in times[variant]]
+        results[variant] = dict(
+            wall=statistics.median(walls), cpu=statistics.median(cpus),
+            wall_ratio=statistics.median(
+                wall / ref[0] for wall, ref in zip(walls, reference)),
+            cpu_ratio=statistics.median(
+                cpu / ref[1] for cpu, ref in zip(cpus, reference)))
+        if memory:
+            results[variant].update(
+                _peak_memory(models[variant], wrappers[variant], backbone,
+                             in_channels, variant, size, batch_size,
+                             num_classes, target, device))
     return results
 
 
 def format_results(results: Dict[str, Dict[str, float]],
                    title: Optional[str] = None) -> str:
-    """A markdown table with ratios to ``plain``."""
-    base = results['plain']
+    """A markdown table with ratios to the first variant."""
+    reference = next(iter(results.values()))
     lines: List[str] = [title] if title else []
-    lines += ['| variant | median step (s) | x plain | peak training memory '
-              '(MiB) | x plain | process peak (MiB) | x plain |',
+    lines += ['| variant | wall (s) | x plain (per round) | CPU (s) | '
+              'x plain (per round) |',
+              '|---|---|---|---|---|']
+    for variant, result in results.items():
+        lines.append(f"| {variant} | {result['wall']:.3f} | "
+                     f"{result['wall_ratio']:.2f} | {result['cpu']:.3f} | "
+                     f"{result['cpu_ratio']:.2f} |")
+    if 'added' not in reference:
+        return '\n'.join(lines)
+    lines += ['', '| variant | training peak = params + added (MiB) | '
+              'x plain | added by training (MiB) | x plain | '
+              'whole-process peak (MiB) | x plain |',
               '|---|---|---|---|---|---|---|']
     for variant, result in results.items():
-        lines.append(
-            f"| {variant} | {result['time']:.4f} | "
-            f"{result['time'] / base['time']:.2f} | "
-            f"{result['peak_bytes'] / 2**20:.1f} | "
-            f"{result['peak_bytes'] / base['peak_bytes']:.2f} | "
-            f"{result['process_peak_bytes'] / 2**20:.1f} | "
-            f"{result['process_peak_bytes'] / base['process_peak_bytes']:.2f}"
-            ' |')
+        cells = [f'{result[key] / 2**20:.1f} | '
+                 f'{result[key] / reference[key]:.2f}'
+                 for key in ('training_peak', 'added', 'process_peak')]
+        lines.append(f'| {variant} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def _timed_step(model, optim_wrapper, data, device) -> float:
-    _synchronize(device)
-    start = time.perf_counter()
-    model.train_step(data, optim_wrapper)
-    _synchronize(device)
-    return time.perf_counter() - start
+def keep_freed_memory() -> None:
+    """glibc: serve blocks below 32 MiB from the heap and never trim it."""
+    libc = ctypes.CDLL('libc.so.6')
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    for option, value in ((m_mmap_threshold, 32 * 2**20),
+                          (m_trim_threshold, 2**31 - 1),
+                          (m_top_pad, 256 * 2**20)):
+        if libc.mallopt(option, value) != 1:
+            raise RuntimeError(f'mallopt({option}, {value}) failed')
 
 
-def _cuda_peak_bytes(model, optim_wrapper, data) -> int:
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+def _timed_step(model, optim_wrapper, data, device) -> Tuple[float, float]:
+    _synchronize(device)
+    wall, cpu = time.perf_counter(), time.process_time()
     model.train_step(data, optim_wrapper)
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated()
+    _synchronize(device)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _peak_memory(model, optim_wrapper, backbone, in_channels, variant, size,
+                 batch_size, num_classes, target, device) -> Dict[str, int]:
+    if device.startswith('cuda'):
+        data = random_batch(batch_size, size, num_classes, seed=0)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        model.train_step(data, optim_wrapper)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        return dict(process_peak=peak, added=peak, training_peak=peak)
+    # A fresh process per variant: a process's peak covers all it has run.
+    with _environment(EXACT_RSS_ENV), multiprocessing.get_context(
+            'spawn').Pool(1) as pool:
+        return pool.apply(cpu_training_memory,
+                          (backbone, in_channels, variant, size, batch_size,
+                           num_classes, target))
 
 
 def cpu_training_memory(backbone: dict, in_channels: int, variant: str,
                         size: int, batch_size: int, num_classes: int,
                         target: str = 'logit',
-                        steps: int = 3) -> Tuple[int, int]:
-    """Peak resident memory of training on CPU (bytes), measured on Linux.
-
-    Runs in a fresh process (see :func:`benchmark_guidance`). Returns the
-    peak RSS (``VmHWM``, reset through ``/proc/self/clear_refs``) during
-    ``steps`` training steps minus the RSS after building the model (what
-    training adds: gradients, optimizer state, activations, the
-    double-backprop graph), and the process's peak RSS itself.
-    """
+                        steps: int = 3) -> Dict[str, int]:
+    """Peak resident memory of CPU training (bytes), measured on Linux in a
+    fresh process: ``process_peak`` (``VmHWM``), ``added`` (peak during
+    ``steps`` steps minus the resident memory after building the model; the
+    peak is reset through ``/proc/self/clear_refs``) and ``training_peak``
+    (parameter and buffer bytes + ``added``)."""
     torch.manual_seed(0)
     model = build_benchmark_model(backbone, variant, num_classes, in_channels,
                                   target).train()
@@ -172,13 +238,31 @@ def cpu_training_memory(backbone: dict, in_channels: int, variant: str,
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     batches = [random_batch(batch_size, size, num_classes, seed=step)
                for step in range(steps)]
+    process_peak = _proc_status_bytes('VmHWM')
     with open('/proc/self/clear_refs', 'w') as clear_refs:
         clear_refs.write('5')  # reset the peak RSS (VmHWM) to the current RSS
     baseline = _proc_status_bytes('VmRSS')
     for data in batches:
         model.train_step(data, optim_wrapper)
     peak = _proc_status_bytes('VmHWM')
-    return peak - baseline, peak
+    static = sum(t.numel() * t.element_size()
+                 for t in (*model.parameters(), *model.buffers()))
+    return dict(process_peak=max(process_peak, peak), added=peak - baseline,
+                training_peak=static + peak - baseline)
+
+
+@contextmanager
+def _environment(values: Dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
 
 
 def _proc_status_bytes(key: str) -> int:

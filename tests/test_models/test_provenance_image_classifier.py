@@ -185,3 +185,18 @@ def test_compiled_train_step_is_refused_with_a_clear_error():
     model.train_step = lambda *args, **kwargs: None
     with pytest.raises(RuntimeError, match='torch.compile'):
         model.loss(_inputs(), _mixed_samples())
+
+
+def test_cheap_double_backward_gives_pytorch_gradients():
+    torch.manual_seed(0)
+    cheap = MODELS.build(_model_cfg()).double().train()
+    pytorch = MODELS.build(dict(_model_cfg(), cheap_double_backward=False))
+    pytorch.load_state_dict(cheap.state_dict())
+    pytorch.double().train()
+    inputs, samples = _inputs().double(), _mixed_samples()
+    for model in (cheap, pytorch):
+        model.parse_losses(model.loss(inputs, samples))[0].backward()
+    for (name, got), expected in zip(cheap.named_parameters(),
+                                     pytorch.parameters()):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-9,
+                                   atol=1e-12, msg=name)

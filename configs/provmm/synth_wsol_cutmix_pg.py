@@ -1,0 +1,14 @@
+# CutMix + provenance gradient guidance (Eq. 9) on the synthetic WSOL
+# benchmark. alpha is calibrated by the logged pg_ratio = alpha*L_PG/L_cls
+# and chosen on the validation split (tools/benchmark_synth_wsol.py).
+_base_ = ['./synth_wsol_cutmix.py']
+
+model = dict(
+    provenance_loss=dict(
+        type='ProvenanceGradientLoss',
+        loss_weight=1.0,
+        mode='auto',
+        mask_mode='provenance',
+        target='logit',
+        warmup_iters=25,
+    ))

@@ -1,0 +1,1 @@
+"""Benchmark drivers behind the ``tools/benchmark_*.py`` entry points."""

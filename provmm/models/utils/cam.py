@@ -1,0 +1,34 @@
+"""Class activation maps (Zhou et al., CVPR 2016; wsolevaluation's CAM)."""
+import torch
+
+
+def class_activation_map(feature_map: torch.Tensor, fc_weight: torch.Tensor,
+                         labels: torch.Tensor) -> torch.Tensor:
+    """CAM of one class per sample: ``mean_c(w[y, c] * F[c])``.
+
+    As in wsolevaluation (REFERENCE.md §3): mean over channels, no ReLU, no
+    bias, at feature resolution; resizing and normalisation belong to the
+    metric.
+
+    Args:
+        feature_map: ``(B, C, h, w)`` last feature map before global average
+            pooling.
+        fc_weight: ``(num_classes, C)`` weight of the linear classifier.
+        labels: ``(B,)`` class index per sample.
+
+    Returns:
+        ``(B, h, w)`` maps.
+    """
+    if feature_map.dim() != 4:
+        raise ValueError('feature_map must be (B, C, h, w), got shape '
+                         f'{tuple(feature_map.shape)}')
+    if fc_weight.dim() != 2 or fc_weight.shape[1] != feature_map.shape[1]:
+        raise ValueError(
+            f'fc_weight must be (num_classes, C={feature_map.shape[1]}), '
+            f'got shape {tuple(fc_weight.shape)}')
+    labels = torch.as_tensor(labels, device=feature_map.device).long()
+    if labels.shape != feature_map.shape[:1]:
+        raise ValueError(f'labels must be ({feature_map.shape[0]},), got '
+                         f'shape {tuple(labels.shape)}')
+    weights = fc_weight[labels].to(feature_map.dtype)  # (B, C)
+    return (weights[:, :, None, None] * feature_map).mean(dim=1)
