@@ -7,16 +7,17 @@ PNG plot (issue 2, item 5). Run from the repository root.
 
 alpha of every penalised variant is chosen on the val split (seed = first
 seed) from --alphas; test numbers are of the best-val epoch. Finished runs
-are cached under <out-dir>/runs and skipped when the command is rerun.
+are cached under <out-dir>/runs and skipped when the command is rerun;
+<report>.notes.md, if present, is appended to <report>.md.
 """
 import argparse
 import os
 import os.path as osp
-import time
 
 from provmm.benchmarks.synth_wsol import (DEFAULT_ALPHAS, REPORT_INTRO,
                                           VARIANTS, markdown_table,
-                                          plot_results, run_benchmark)
+                                          plot_results, run_benchmark,
+                                          total_run_seconds)
 
 
 def parse_args():
@@ -47,7 +48,6 @@ def main():
         args.out_dir = osp.join(args.out_dir, 'quick')
         args.report = osp.join(args.out_dir, 'synth_wsol_quick')
     os.makedirs(args.out_dir, exist_ok=True)
-    start = time.time()
     results = run_benchmark(args.variants, args.seeds, args.epochs,
                             args.out_dir, args.alphas, args.quick)
     table = markdown_table(results)
@@ -59,9 +59,14 @@ def main():
                 f'{" ".join(map(str, args.seeds))} --epochs {args.epochs} '
                 f'--alphas {" ".join(f"{a:g}" for a in args.alphas)}'
                 f'{" --quick" if args.quick else ""}` '
-                f'({time.time() - start:.0f} s in this call)\n\n'
+                f'({total_run_seconds(results) / 60:.0f} min of runs)\n\n'
                 f'{REPORT_INTRO}\n{table}\n\n'
                 f'![plot]({osp.basename(args.report)}.png)\n')
+        # Hand-written analysis of the measured numbers, kept across reruns.
+        notes = args.report + '.notes.md'
+        if osp.isfile(notes):
+            with open(notes) as notes_file:
+                f.write('\n' + notes_file.read())
     print(table)
 
 

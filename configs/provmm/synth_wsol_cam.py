@@ -23,4 +23,5 @@ param_scheduler = dict(end=6)
 train_cfg = dict(max_epochs=6, val_interval=1)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='auto'))
+    checkpoint=dict(interval=1, max_keep_ckpts=1,
+                    save_best='wsol/MaxBoxAccV2', rule='greater'))

@@ -38,7 +38,7 @@ from provmm.utils.setup_env import register_all_modules
 
 CONFIG_DIR = 'configs/provmm'
 DECORRELATED_ROOT = 'data/synth_wsol_decorrelated'
-DEFAULT_ALPHAS = (1.0, 3.0, 10.0)
+DEFAULT_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0)
 # The pre-training config's init (PyTorch's default conv init).
 SCRATCH_INIT = dict(_delete_=True, type='Kaiming', layer='Conv2d',
                     a=5**0.5, mode='fan_in', nonlinearity='leaky_relu',
@@ -248,7 +248,8 @@ def run_benchmark(variants: Sequence[str], seeds: Sequence[int], epochs: int,
             ]
             entry['alpha_search'] = [
                 dict(alpha=r['alpha'], val=r['val']['MaxBoxAccV2'],
-                     pg_ratio=_last_train(r, 'pg_ratio')) for r in search
+                     pg_ratio=_last_train(r, 'pg_ratio'), wall_s=r['wall_s'])
+                for r in search
             ]
             best = max(search, key=lambda r: r['val']['MaxBoxAccV2'])
             entry['alpha'] = best['alpha']
@@ -264,6 +265,20 @@ def run_benchmark(variants: Sequence[str], seeds: Sequence[int], epochs: int,
         with open(osp.join(out_dir, 'results.json'), 'w') as f:
             json.dump(results, f, indent=2)
     return results
+
+
+def total_run_seconds(results: Dict[str, dict]) -> float:
+    """Wall time of every distinct run (alpha search included)."""
+    seen = {}
+    for name, entry in results.items():
+        for r in entry['runs']:
+            seen[(name, r['alpha'], r['seed'])] = r['wall_s']
+        for r in entry['alpha_search']:
+            seen[(name, r['alpha'], 'search')] = r['wall_s']
+    # the chosen alpha's search run is also seed 0 of `runs`
+    for name, entry in results.items():
+        seen.pop((name, entry['alpha'], 'search'), None)
+    return float(sum(seen.values()))
 
 
 def _last_train(run: dict, key: str) -> Optional[float]:

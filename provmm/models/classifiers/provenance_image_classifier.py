@@ -34,7 +34,7 @@ class ProvenanceImageClassifier(ImageClassifier):
     batch norms and ReLUs of the guided forward run through
     :func:`~provmm.provenance.double_backward.cheap_double_backward`: the
     same gradients from fewer, faster kernels (CPU ResNet-18: guided step
-    2.6x -> 2.0x a plain step for hard labels, 3.9x -> 3.1x for soft). SyncBN,
+    2.7x -> 2.1x a plain step for hard labels, 3.9x -> 3.1x for soft). SyncBN,
     activation checkpointing (``with_cp``) and ``torch.compile`` cannot
     double-backprop and are refused with an error.
 

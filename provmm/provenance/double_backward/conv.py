@@ -30,7 +30,7 @@ from .graph_task import current_graph_task, needed_gradients, will_execute
 aten = torch.ops.aten
 
 # Inputs with at most this many channels (images): oneDNN's input gradient
-# is slow there; a batched matrix product and col2im take half the time.
+# is slow there; on CPU a batched matrix product and col2im take half the time.
 FEW_CHANNELS = 4
 
 
@@ -59,7 +59,8 @@ def conv_input_gradient(grad_output: torch.Tensor, inputs: torch.Tensor,
                         weight: torch.Tensor,
                         geometry: ConvGeometry) -> torch.Tensor:
     """``d loss / d inputs`` of ``conv2d(inputs, weight)`` (no graph)."""
-    if inputs.shape[1] <= FEW_CHANNELS and geometry.groups == 1:
+    if (inputs.shape[1] <= FEW_CHANNELS and geometry.groups == 1
+            and inputs.device.type == 'cpu'):
         batch, out_channels = grad_output.shape[:2]
         columns = torch.bmm(
             weight.reshape(out_channels, -1).t().expand(batch, -1, -1),
