@@ -6,12 +6,12 @@ Example (about an hour on one CPU core)::
         --seeds 0 1 2 --out-dir work_dirs/bench_synth_spurious
 
 ``--quick`` trains 2 epochs on a tiny generated task (a smoke test). See
-``provmm/benchmarks/synth_spurious.py`` for the protocol.
+``provmm/benchmarks/synth_spurious.py`` for the protocol. Text below the
+findings marker of an existing report is kept when it is rewritten.
 """
 import argparse
 import os
 import os.path as osp
-import time
 
 import torch
 
@@ -20,7 +20,10 @@ from provmm.benchmarks.synth_spurious import (DATA_ROOT, DEFAULT_ALPHAS,
                                               QUICK_DATA_ROOT, VARIANTS,
                                               mask_quality, mask_table,
                                               plot_results, results_table,
-                                              run_benchmark)
+                                              run_benchmark,
+                                              total_run_seconds)
+
+FINDINGS_MARKER = '<!-- hand-written findings below: kept on rerun -->'
 
 
 def parse_args():
@@ -53,12 +56,11 @@ def main():
     epochs = args.epochs or (2 if args.quick else 15)
     data_root = args.data_root or (QUICK_DATA_ROOT if args.quick
                                    else DATA_ROOT)
-    start = time.time()
     results = run_benchmark(args.variants, args.seeds, epochs, args.out_dir,
                             args.alphas, args.select_on, args.quick,
                             data_root)
     masks = mask_quality(args.quick, data_root)
-    hours = (time.time() - start) / 3600
+    hours = total_run_seconds(results) / 3600
     os.makedirs(osp.dirname(args.report) or '.', exist_ok=True)
     plot_results(results, masks, args.report + '.png')
     command = ('OMP_NUM_THREADS=1 python tools/benchmark_synth_spurious.py '
@@ -66,12 +68,19 @@ def main():
                f'--alphas {" ".join(f"{a:g}" for a in args.alphas)} '
                f'--select-on {args.select_on}' +
                (' --quick' if args.quick else ''))
+    findings = ''
+    if osp.isfile(args.report + '.md'):
+        with open(args.report + '.md') as f:
+            old = f.read()
+        if FINDINGS_MARKER in old:
+            findings = old[old.index(FINDINGS_MARKER):]
     with open(args.report + '.md', 'w') as f:
         f.write(
             '# Built-in spurious-correlation benchmark\n\n'
             f'`{command}` — {len(args.seeds)} seeds, {epochs} epochs, '
-            f'{torch.get_num_threads()} CPU thread(s), {hours:.2f} h in '
-            'all (the wall column is per run, on a shared machine).\n\n'
+            f'{torch.get_num_threads()} CPU thread(s), {hours:.2f} h of '
+            'runs in all (the wall column is per run, on a shared '
+            'machine).\n\n'
             f'Accuracies in %, mean ± std over seeds. α = '
             f'{results["alpha"]} was chosen on validation worst-group '
             f'accuracy of "{args.select_on}" from the grid at the bottom; '
@@ -80,7 +89,8 @@ def main():
             f'{results_table(results)}\n\n'
             '## Otsu masks vs. the true foreground\n\n'
             f'{mask_table(masks)}\n\n'
-            f'![benchmark]({osp.basename(args.report)}.png)\n')
+            f'![benchmark]({osp.basename(args.report)}.png)\n\n' +
+            (findings or FINDINGS_MARKER + '\n'))
     print(f'wrote {args.report}.md and {args.report}.png')
 
 

@@ -343,6 +343,15 @@ def mask_quality(quick: bool = False, data_root: str = DATA_ROOT,
 
 
 # ---------------------------------------------------------------- reporting
+def total_run_seconds(results: Dict) -> float:
+    """Sum of the wall time of every distinct run."""
+    runs = [r for runs in results['alpha_search'].values() for r in runs]
+    runs += [r for runs in results['variants'].values() for r in runs]
+    distinct = {(r['variant'], r['alpha'], r['seed']): r['wall_s']
+                for r in runs}
+    return float(sum(distinct.values()))
+
+
 def _mean_std(values: Sequence[Optional[float]], digits: int = 1) -> str:
     values = np.asarray([v for v in values if v is not None], float)
     if len(values) == 0:
@@ -357,6 +366,7 @@ def _row(label: str, alpha: Optional[float], runs: List[dict]) -> List[str]:
         _mean_std(get('val', 'worst_group')),
         _mean_std(get('test', 'mean_group')),
         _mean_std(get('test', 'worst_group')),
+        ' / '.join(f'{v:.0f}' for v in get('test', 'worst_group')),
         _mean_std(get('test', 'top1')),
         _mean_std([r['pg_ratio'] for r in runs], 3),
         _mean_std([r['true_mask_penalty']['penalty'] for r in runs], 3),
@@ -367,7 +377,8 @@ def _row(label: str, alpha: Optional[float], runs: List[dict]) -> List[str]:
 
 
 TABLE_HEADER = [
-    'Variant', 'α', 'val worst', 'test average', 'test worst', 'test top-1',
+    'Variant', 'α', 'val worst', 'test average', 'test worst',
+    'test worst per seed', 'test top-1',
     'logged α·L_PG/L_cls', 'true-mask L_PG of the model',
     'grad. energy outside fg (%)', 'wall (s)'
 ]
