@@ -74,6 +74,18 @@ def main():
             old = f.read()
         if FINDINGS_MARKER in old:
             findings = old[old.index(FINDINGS_MARKER):]
+    alpha_note = ''
+    if results['alpha'] is not None:
+        alpha_note = (f'α = {results["alpha"]:g} was chosen on validation '
+                      'worst-group accuracy of '
+                      f'"{args.select_on}" from the grid at the bottom; '
+                      'every penalised variant uses it')
+    if results.get('variant_alpha'):
+        names = ', '.join(f'"{n}"' for n in results['variant_alpha'])
+        alpha_note += (f' except {names}, whose' if alpha_note else
+                       f'{names}: the') + (
+            ' loss lies on another scale: each chooses its own α the same '
+            'way from its own grid (also at the bottom)')
     with open(args.report + '.md', 'w') as f:
         f.write(
             '# Built-in spurious-correlation benchmark\n\n'
@@ -81,11 +93,10 @@ def main():
             f'{torch.get_num_threads()} CPU thread(s), {hours:.2f} h of '
             'runs in all (the wall column is per run, on a shared '
             'machine).\n\n'
-            f'Accuracies in %, mean ± std over seeds. α = '
-            f'{results["alpha"]} was chosen on validation worst-group '
-            f'accuracy of "{args.select_on}" from the grid at the bottom; '
-            'every penalised variant uses it. Average = mean over the four '
-            'groups (= top-1 on the balanced test split).\n\n'
+            'Accuracies in %, mean ± std over seeds. '
+            + (alpha_note + '. ' if alpha_note else '') +
+            'Average = mean over the four groups (= top-1 on the balanced '
+            'test split).\n\n'
             f'{results_table(results)}\n\n'
             '## Otsu masks vs. the true foreground\n\n'
             f'{mask_table(masks)}\n\n'

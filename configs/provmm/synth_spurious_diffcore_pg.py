@@ -2,8 +2,8 @@
 # added; instead each edited real train image is mixed with its edit (its
 # generated counterpart) pixel-wise or patch-wise (8 px cells) by a fair coin,
 # and hard-label guidance (Eq. 10) penalises the own-class gradient on the
-# generated patches. No flip: the counterpart is pixel-aligned with the
-# original, and LoadGeneratedCounterpart does not follow the image's flip.
+# generated patches. The counterpart is pixel-aligned with the original, so
+# it follows the image's flip (follow_flip=True).
 _base_ = ['./synth_spurious_edits_pg.py']
 
 # Merged into the dataset's data_preprocessor (mean, std, num_classes).
@@ -19,6 +19,8 @@ train_dataloader = dict(
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadProvenanceMask'),
-            dict(type='LoadGeneratedCounterpart'),
+            dict(type='ProvenanceRandomFlip', prob=0.5,
+                 direction='horizontal'),
+            dict(type='LoadGeneratedCounterpart', follow_flip=True),
             dict(type='PackProvenanceInputs', algorithm_keys=('gen_img', )),
         ]))

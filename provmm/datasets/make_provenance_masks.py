@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import sys
 from functools import partial
+from multiprocessing import Pool
 from typing import Dict, List
 
 import cv2
@@ -107,6 +108,22 @@ def mask_paths(pairs: List[ProvenancePair], out_dir: str) -> List[str]:
     return paths
 
 
+def _map_pairs(worker, tasks: List[dict], workers: int, chunksize: int,
+               quiet: bool) -> List[dict]:
+    """``worker`` over ``tasks`` in order, with mmengine's progress bar
+    unless ``quiet`` (its bars cannot be switched off)."""
+    if workers == 1:
+        if quiet:
+            return [worker(task) for task in tasks]
+        return track_progress(worker, tasks, file=sys.stdout)
+    if quiet:
+        with Pool(workers, initializer=_init_worker) as pool:
+            return pool.map(worker, tasks, chunksize=chunksize)
+    return track_parallel_progress(worker, tasks, workers,
+                                   initializer=_init_worker,
+                                   chunksize=chunksize, file=sys.stdout)
+
+
 def make_provenance_masks(manifest: str,
                           out_dir: str,
                           workers: int = 1,
@@ -122,7 +139,8 @@ def make_provenance_masks(manifest: str,
         workers: worker processes (1 = in this process).
         match_size: 'edited' or 'none' (see the module docstring).
         chunksize: pairs handed to a worker at a time.
-        quiet: do not print the report.
+        quiet: no progress bar and no printed report (the report is still
+            saved and returned).
         mask_options: ``blur``, ``blur_type``, ``log_scale``, ``clean``,
             ``area_change`` of ``otsu_provenance_mask``.
     """
@@ -140,13 +158,7 @@ def make_provenance_masks(manifest: str,
     tasks = [dict(line=p.line_no, original=p.original, edited=p.edited,
                   gt_mask=p.gt_mask, mask=m) for p, m in zip(pairs, masks)]
     worker = partial(mask_one_pair, match_size=match_size, **mask_options)
-    progress_file = sys.stderr if quiet else sys.stdout
-    if workers == 1:
-        records = track_progress(worker, tasks, file=progress_file)
-    else:
-        records = track_parallel_progress(
-            worker, tasks, workers, initializer=_init_worker,
-            chunksize=chunksize, file=progress_file)
+    records = _map_pairs(worker, tasks, workers, chunksize, quiet)
 
     errors = [f'{manifest}:{r["line"]}: {r["error"]}' for r in records
               if 'error' in r]

@@ -28,6 +28,14 @@ sample of its own class, or not mixed at all) contributes nothing, because
 both sources then carry the same label and no region is foreign to it (Eq. 9
 with A = B would penalise the whole gradient).
 
+``normalize=True`` (not in the paper) divides each sample's term by the
+energy of the same input gradients over the whole input, so the loss is the
+*share* of gradient energy in foreign regions, in [0, 1]. The squared norm
+can be lowered by shrinking all input gradients, and a model that reads a
+cue spread thinly over many foreign pixels (a background) has a smaller one
+than a model that reads the target, whose gradients are concentrated and
+straddle the mask boundary; the share is invariant to that scale.
+
 With BatchNorm in train mode a sample's input gradient also depends on the
 other samples of the batch; like every batched implementation, the gradient
 of the summed selected outputs is used as the per-sample gradient.
@@ -121,8 +129,8 @@ def provenance_gradient_penalty(grad_a: torch.Tensor,
                                 grad_b: Optional[torch.Tensor],
                                 mask: torch.Tensor,
                                 label_a: torch.Tensor,
-                                label_b: Optional[torch.Tensor] = None
-                                ) -> torch.Tensor:
+                                label_b: Optional[torch.Tensor] = None,
+                                normalize: bool = False) -> torch.Tensor:
     """Eq. 9 / Eq. 10 from precomputed input gradients, mean over the batch.
 
     Args:
@@ -132,6 +140,9 @@ def provenance_gradient_penalty(grad_a: torch.Tensor,
             axis (broadcast over channels); ``1`` = comes from A.
         label_a (Tensor): ``(B,)``.
         label_b (Tensor, optional): ``(B,)``; see the module docstring.
+        normalize (bool): divide each sample's term by the energy of its
+            penalised gradients over the whole input (see the module
+            docstring). Defaults to False (the paper).
 
     Returns:
         Tensor: scalar FP32 loss.
@@ -140,6 +151,7 @@ def provenance_gradient_penalty(grad_a: torch.Tensor,
     mask = _broadcast_mask(mask, grad_a)
     with torch.autocast(grad_a.device.type, enabled=False):
         residual = (1 - mask) * grad_a
+        total = grad_a.pow(2).flatten(1).sum(1) if normalize else None
         soft = _soft_samples(label_a, label_b)
         if soft is not None:
             soft = soft.view(-1, *([1] * (grad_a.dim() - 1)))
@@ -147,8 +159,16 @@ def provenance_gradient_penalty(grad_a: torch.Tensor,
             hard = (label_b.to(soft.device) < 0).to(soft).view_as(soft)
             residual = residual * (soft + hard)
             if grad_b is not None:
-                residual = residual + soft * mask * at_least_fp32(grad_b)
+                grad_b = at_least_fp32(grad_b)
+                residual = residual + soft * mask * grad_b
+                if normalize:
+                    total = total + soft.flatten() * grad_b.pow(2).flatten(
+                        1).sum(1)
         per_sample = residual.pow(2).flatten(1).sum(1)
+        if normalize:
+            # 0 / 0 (no gradient at all) counts as no foreign share
+            per_sample = per_sample / total.clamp(
+                min=torch.finfo(total.dtype).tiny)
         return per_sample.mean()
 
 
@@ -180,7 +200,8 @@ def provenance_gradient_loss(inputs: torch.Tensor,
                              mask: torch.Tensor,
                              label_a: torch.Tensor,
                              label_b: Optional[torch.Tensor] = None,
-                             target: str = 'logit') -> torch.Tensor:
+                             target: str = 'logit',
+                             normalize: bool = False) -> torch.Tensor:
     """L_PG of Eq. 9 (``label_b`` given) or Eq. 10 (``label_b=None``).
 
     Args:
@@ -192,6 +213,8 @@ def provenance_gradient_loss(inputs: torch.Tensor,
         label_b (Tensor, optional): ``(B,)`` partner labels (Eq. 9); entries
             ``< 0`` are hard-labelled samples (Eq. 10).
         target (str): ``'logit'`` (paper), ``'log_softmax'`` or ``'margin'``.
+        normalize (bool): the foreign *share* of the gradient energy instead
+            of its squared norm (not in the paper; see the module docstring).
 
     Returns:
         Tensor: scalar FP32 loss, differentiable w.r.t. the model weights.
@@ -199,7 +222,8 @@ def provenance_gradient_loss(inputs: torch.Tensor,
     check_provenance_inputs(inputs, logits, mask, label_a, label_b)
     grad_a, grad_b = provenance_input_gradients(inputs, logits, label_a,
                                                 label_b, target)
-    return provenance_gradient_penalty(grad_a, grad_b, mask, label_a, label_b)
+    return provenance_gradient_penalty(grad_a, grad_b, mask, label_a, label_b,
+                                       normalize)
 
 
 def check_provenance_inputs(inputs: torch.Tensor, logits: torch.Tensor,

@@ -5,7 +5,12 @@
   control moves the same amount of area to each source as the true mask and
   differs only in *where* it lies.
 - ``unmasked``: "gradient regularisation applied over the entire input":
-  ``M = 0`` everywhere, i.e. ``|| grad_x f_A ||^2`` on every input element.
+  ``M = 0`` everywhere, i.e. ``|| grad_x f_A ||^2`` on every input element,
+  of every sample that has synthetic content (a mask with some value below
+  1). A sample without any (an unmixed image, a real image without an edit)
+  keeps its all-ones mask and is not penalised, as under the true mask and
+  the random control: the controls change *where* the penalty acts, not
+  *which* samples it acts on.
 """
 from typing import Optional
 
@@ -33,5 +38,11 @@ def random_pixel_mask(provenance_mask: torch.Tensor,
 
 
 def unmasked_mask(provenance_mask: torch.Tensor) -> torch.Tensor:
-    """All-zero mask: Eq. 10 then penalises the whole input gradient."""
-    return torch.zeros_like(provenance_mask, dtype=torch.float32)
+    """All-zero mask for samples with synthetic content, all-ones otherwise.
+
+    Eq. 10 then penalises the whole input gradient of every sample whose
+    ``(B, ...)`` provenance mask has a value below 1, and nothing else.
+    """
+    synthetic = (provenance_mask.flatten(1) < 1).any(1)
+    synthetic = synthetic.view(-1, *([1] * (provenance_mask.dim() - 1)))
+    return (~synthetic).float().expand_as(provenance_mask).contiguous()

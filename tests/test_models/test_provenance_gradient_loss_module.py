@@ -77,7 +77,9 @@ def test_unmasked_control_penalises_whole_own_gradient():
     out, _, _ = _forward(
         dict(type='ProvenanceGradientLoss', loss_weight=1.0,
              mask_mode='unmasked'), x, weight, samples)
-    expected = weight[[0, 1, 2, 3]].pow(2).sum(1).mean()
+    # Sample 2 (unmixed, all-ones mask) has no synthetic content: the
+    # control leaves it alone, as the true mask does.
+    expected = weight[[0, 1, 3]].pow(2).sum(1).sum() / B
     torch.testing.assert_close(out['loss_pg'], expected)
 
 
@@ -158,3 +160,18 @@ def test_batch_without_anything_to_penalise_skips_double_backprop():
                          x, weight, samples, torch.tensor(1.0))
     assert out['loss_pg'].item() == 0 and not out['loss_pg'].requires_grad
     assert out['pg_outside_share'].item() == 0
+
+
+def test_normalize_option_reaches_the_core():
+    x, weight, samples = _problem()
+    mask = torch.stack([s.prov_mask for s in samples])
+    out, _, _ = _forward(
+        dict(type='ProvenanceGradientLoss', loss_weight=2.0, mode='auto',
+             normalize=True), x, weight, samples)
+    inputs = x.clone().requires_grad_(True)
+    logits = inputs.flatten(1) @ weight.t()
+    expected = 2.0 * provenance_gradient_loss(
+        inputs, logits, mask, torch.tensor([0, 1, 2, 3]),
+        torch.tensor([1, 0, -1, -1]), normalize=True)
+    torch.testing.assert_close(out['loss_pg'], expected)
+    assert 0 < out['loss_pg'].item() < 2.0

@@ -89,7 +89,8 @@ def test_logit_target_weight_gradient_is_explicit_formula():
     torch.testing.assert_close(grad_weight, expected)
 
 
-def test_gradcheck_through_double_backward_of_tanh_mlp():
+@pytest.mark.parametrize('normalize', [False, True])
+def test_gradcheck_through_double_backward_of_tanh_mlp(normalize):
     torch.manual_seed(0)
     x = torch.randn(3, 2, 2, 2, dtype=torch.float64)
     mask = (torch.rand(3, 2, 2) > 0.5).double()
@@ -101,7 +102,8 @@ def test_gradcheck_through_double_backward_of_tanh_mlp():
         inputs = x.clone().requires_grad_(True)
         logits = torch.tanh(inputs.flatten(1) @ w1.t()) @ w2.t()
         return provenance_gradient_loss(inputs, logits, mask, label_a,
-                                        label_b, target='margin').double()
+                                        label_b, target='margin',
+                                        normalize=normalize).double()
 
     assert torch.autograd.gradcheck(loss_of_weights, (w1, w2))
 
@@ -197,3 +199,52 @@ def test_bad_shapes_and_missing_requires_grad_raise_clear_errors():
         provenance_gradient_loss(inputs, logits, mask, label_a, label_b[:2])
     with pytest.raises(ValueError, match='target must be'):
         provenance_gradient_loss(inputs, logits, mask, label_a, None, 'prob')
+
+
+@pytest.mark.parametrize('soft', [True, False])
+def test_normalized_loss_is_the_foreign_energy_share_in_closed_form(soft):
+    # Linear model, logit target: grad_x f_c = w_c, so the share of sample i
+    # is ||(1-M_i) w_A + M_i w_B||^2 / (||w_A||^2 + ||w_B||^2) (soft) or
+    # ||(1-M_i) w_A||^2 / ||w_A||^2 (hard).
+    x, weight, bias, mask, label_a, label_b = _linear_problem()
+    label_b = label_b if soft else None
+    weight = weight.clone().requires_grad_(True)
+    inputs = x.clone().requires_grad_(True)
+    logits = inputs.flatten(1) @ weight.t() + bias
+    loss = provenance_gradient_loss(inputs, logits, mask, label_a, label_b,
+                                    'logit', normalize=True)
+    (grad_weight, ) = torch.autograd.grad(loss, weight)
+
+    w = weight.detach().clone().requires_grad_(True)
+    m = mask.unsqueeze(1).expand(B, C, H, W).flatten(1)
+    shares = []
+    for i in range(B):
+        own = w[label_a[i]]
+        if soft:
+            other = w[label_b[i]]
+            outside = ((1 - m[i]) * own + m[i] * other).pow(2).sum()
+            shares.append(outside / (own.pow(2).sum() + other.pow(2).sum()))
+        else:
+            shares.append(((1 - m[i]) * own).pow(2).sum() / own.pow(2).sum())
+    reference = torch.stack(shares).mean()
+    (reference_grad, ) = torch.autograd.grad(reference, w)
+    torch.testing.assert_close(loss, reference)
+    torch.testing.assert_close(grad_weight, reference_grad)
+
+
+def test_normalized_loss_ignores_the_scale_of_the_gradients():
+    x, weight, bias, mask, label_a, label_b = _linear_problem()
+    losses = []
+    for scale in (1.0, 1e-3):
+        inputs = x.clone().requires_grad_(True)
+        logits = scale * (inputs.flatten(1) @ weight.t()) + bias
+        losses.append(provenance_gradient_loss(
+            inputs, logits, mask, label_a, None, 'logit', normalize=True))
+    torch.testing.assert_close(losses[0], losses[1])
+    # a model without any input gradient has no foreign share (not NaN)
+    inputs = x.clone().requires_grad_(True)
+    logits = 0 * inputs.flatten(1)[:, :K] + bias
+    zero = provenance_gradient_loss(inputs, logits, mask, label_a, None,
+                                    'logit', normalize=True)
+    assert zero.item() == 0
+

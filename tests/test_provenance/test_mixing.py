@@ -128,5 +128,11 @@ def test_random_pixel_mask_keeps_per_sample_mean_and_is_binary():
     assert mask[0, :, :16].mean().item() == pytest.approx(0.25, abs=0.05)
 
 
-def test_unmasked_mask_is_all_zero():
-    assert not unmasked_mask(torch.ones(2, 3, 3)).any()
+def test_unmasked_mask_zeroes_only_samples_with_synthetic_content():
+    provenance = torch.ones(3, 3, 3)
+    provenance[0, 1, 1] = 0  # one foreign pixel
+    provenance[2] = 0.5      # soft mask, below 1 everywhere
+    expected = torch.ones(3, 3, 3)
+    expected[0] = 0
+    expected[2] = 0
+    assert torch.equal(unmasked_mask(provenance), expected)

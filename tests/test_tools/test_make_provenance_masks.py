@@ -146,3 +146,16 @@ def test_alia_import_feeds_the_mask_tool(tmp_path):
     mask = cv2.imread(str(tmp_path / 'out' / rows[1]['mask']),
                       cv2.IMREAD_UNCHANGED)
     assert (mask[:, :16] == 255).all() and (mask[:, 16:] == 0).all()
+
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_quiet_prints_nothing_and_returns_the_report(tmp_path, workers,
+                                                     capfd):
+    from provmm.datasets.make_provenance_masks import make_provenance_masks
+    manifest, targets = _write_dataset(tmp_path / 'data')
+    report = make_provenance_masks(manifest, str(tmp_path / 'out'),
+                                   workers=workers, quiet=True)
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ('', '')
+    assert (report['num_masks'], report['num_degenerate']) == (3, 1)
+    assert report['iou']['mean'] == 1.0

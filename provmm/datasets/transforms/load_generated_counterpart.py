@@ -23,10 +23,14 @@ class LoadGeneratedCounterpart(BaseTransform):
     ``results['img_path']``. One of them is drawn at random; an image without
     counterpart gets no ``gen_img`` and stays real.
 
-    Place it after the image's geometric transforms and before packing: ``G``
-    is not pixel-aligned with the image, so it gets its own ``transforms``
-    (e.g. a random crop and flip), is then resized to the image's current
-    size if it differs, and is stored like a packed input. Pack it with
+    Place it after the image's geometric transforms and before packing. A
+    ``G`` generated from scratch is not pixel-aligned with the image, so it
+    gets its own ``transforms`` (e.g. a random crop and flip); an edit of the
+    image (e.g. a background edit) is pixel-aligned, and ``follow_flip=True``
+    flips it as the image was flipped (``results['flip']`` and
+    ``results['flip_direction']`` of ``RandomFlip``). ``G`` is then resized
+    to the image's current size if it differs, and is stored like a packed
+    input. Pack it with
     ``PackInputs(algorithm_keys=('gen_img', ))`` (or
     ``PackProvenanceInputs``) for ``DiffCoReMixPreprocessor``.
 
@@ -41,6 +45,10 @@ class LoadGeneratedCounterpart(BaseTransform):
         manifest (str, optional): CSV of counterparts (see above); rows with
             an empty ``generated`` are ignored.
         transforms (list[dict], optional): transforms applied to ``G`` alone.
+        follow_flip (bool): flip ``G`` as the image was flipped by an
+            earlier ``RandomFlip``/``ProvenanceRandomFlip`` (for pixel-aligned
+            counterparts; other random geometry is not replayed, so keep it
+            out of the pipeline before this transform). Defaults to False.
         interpolation (str): resize interpolation. Defaults to 'bilinear'.
         color_type (str): as ``LoadImageFromFile``. Defaults to 'color'.
         imdecode_backend (str): as ``LoadImageFromFile``. Defaults to 'cv2'.
@@ -50,6 +58,7 @@ class LoadGeneratedCounterpart(BaseTransform):
     def __init__(self,
                  manifest: Optional[str] = None,
                  transforms: Optional[List[dict]] = None,
+                 follow_flip: bool = False,
                  interpolation: str = 'bilinear',
                  color_type: str = 'color',
                  imdecode_backend: str = 'cv2',
@@ -59,6 +68,7 @@ class LoadGeneratedCounterpart(BaseTransform):
                              counterparts_by_original(manifest))
         self.transforms = Compose(
             [TRANSFORMS.build(t) for t in (transforms or [])])
+        self.follow_flip = follow_flip
         self.interpolation = interpolation
         self.color_type = color_type
         self.imdecode_backend = imdecode_backend
@@ -100,6 +110,13 @@ class LoadGeneratedCounterpart(BaseTransform):
             raise ValueError(f'cannot decode generated image {path}')
         generated = self.transforms(dict(img=generated,
                                          img_shape=generated.shape[:2]))['img']
+        if self.follow_flip and results.get('flip', False):
+            if 'flip_direction' not in results:
+                raise KeyError('LoadGeneratedCounterpart(follow_flip=True): '
+                               'results["flip"] is set but '
+                               'results["flip_direction"] is missing')
+            generated = mmcv.imflip(generated,
+                                    direction=results['flip_direction'])
         image = results['img']
         if generated.shape[:2] != image.shape[:2]:
             generated = mmcv.imresize(generated, image.shape[1::-1],
@@ -116,6 +133,7 @@ class LoadGeneratedCounterpart(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(manifest={self.manifest!r}, '
                 f'transforms={self.transforms}, '
+                f'follow_flip={self.follow_flip}, '
                 f'interpolation={self.interpolation!r})')
 
 

@@ -36,9 +36,16 @@ class ProvenanceGradientLoss(nn.Module):
         mask_mode (str): ``'provenance'`` (the paper), or the Table 6
             controls ``'random'`` (per-pixel Bernoulli with the same
             per-sample mean) and ``'unmasked'`` (``|| grad_x f_A ||^2`` over
-            the whole input). Defaults to ``'provenance'``.
+            the whole input of every sample with synthetic content; samples
+            without any are left alone in every mode). Defaults to
+            ``'provenance'``.
         target (str): ``'logit'`` (paper), ``'log_softmax'`` or ``'margin'``;
             see :mod:`provmm.provenance.gradient_loss`.
+        normalize (bool): penalise the *share* of input-gradient energy in
+            foreign regions (in [0, 1], invariant to the gradients' scale)
+            instead of its squared norm. Not in the paper; an option for
+            tasks where shrinking all input gradients is an easy way out
+            (see :mod:`provmm.provenance.gradient_loss`). Defaults to False.
         warmup_iters (int): alpha grows linearly from 0 to ``loss_weight``
             over this many iterations (read from MessageHub's ``iter``
             runtime info); 0 disables the warm-up. While alpha is 0 only the
@@ -59,6 +66,7 @@ class ProvenanceGradientLoss(nn.Module):
                  mode: str = 'auto',
                  mask_mode: str = 'provenance',
                  target: str = 'logit',
+                 normalize: bool = False,
                  warmup_iters: int = 0,
                  loss_name: str = 'loss_pg'):
         super().__init__()
@@ -79,6 +87,7 @@ class ProvenanceGradientLoss(nn.Module):
         self.mode = mode
         self.mask_mode = mask_mode
         self.target = target
+        self.normalize = normalize
         self.warmup_iters = warmup_iters
         self.loss_name = loss_name
 
@@ -123,7 +132,8 @@ class ProvenanceGradientLoss(nn.Module):
         loss_pg = zero
         if guided:
             loss_pg = alpha * provenance_gradient_penalty(
-                grad_a, grad_b, penalty_mask, label_a, label_b)
+                grad_a, grad_b, penalty_mask, label_a, label_b,
+                self.normalize)
         outputs = {self.loss_name: loss_pg,
                    'pg_outside_share': outside_provenance_share(grad_a, mask),
                    'pg_alpha': zero.detach() + alpha}

@@ -92,3 +92,40 @@ def test_packed_counterpart_reaches_the_data_sample(images):
     packed = TRANSFORMS.build(
         dict(type='PackInputs', algorithm_keys=('gen_img', )))(results)
     assert torch.equal(packed['data_samples'].gen_img, results['gen_img'])
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical'])
+def test_aligned_counterpart_follows_the_image_flip(tmp_path, direction):
+    # An edit of the image: the same pixels, so after both are flipped the
+    # counterpart must equal the flipped image.
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / 'real.png'), image)
+    cv2.imwrite(str(tmp_path / 'edit.png'), image)
+    flip = TRANSFORMS.build(dict(type='ProvenanceRandomFlip', prob=1.0,
+                                 direction=direction))
+    results = flip(TRANSFORMS.build(dict(type='LoadImageFromFile'))(
+        dict(img_path=str(tmp_path / 'real.png'),
+             gen_img_path=str(tmp_path / 'edit.png'))))
+    followed = TRANSFORMS.build(
+        dict(type='LoadGeneratedCounterpart', follow_flip=True))(
+            dict(results))
+    flipped = torch.from_numpy(np.ascontiguousarray(
+        mmcv.imflip(image, direction))).permute(2, 0, 1)
+    assert torch.equal(followed['gen_img'], flipped)
+    # Without follow_flip the counterpart keeps its own orientation.
+    unfollowed = TRANSFORMS.build(dict(type='LoadGeneratedCounterpart'))(
+        dict(results))
+    assert torch.equal(unfollowed['gen_img'],
+                       torch.from_numpy(image).permute(2, 0, 1))
+
+
+def test_follow_flip_leaves_an_unflipped_image_alone(tmp_path):
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / 'edit.png'), image)
+    results = dict(img=image.copy(), flip=False,
+                   gen_img_path=str(tmp_path / 'edit.png'))
+    out = TRANSFORMS.build(
+        dict(type='LoadGeneratedCounterpart', follow_flip=True))(results)
+    assert torch.equal(out['gen_img'], torch.from_numpy(image).permute(2, 0, 1))
