@@ -114,6 +114,12 @@ VARIANTS = [
             'not in the paper)',
             'synth_spurious_edits_pg_gtmask.py', _loss(normalize=True), True,
             own_alphas=(0.1, 1.0, 10.0)),
+    Variant('gtmask_share_shifted',
+            '+ edits + L_PG, energy share, true mask shifted by half the '
+            'image (control)',
+            'synth_spurious_edits_pg_gtmask.py',
+            _loss(normalize=True, mask_mode='shifted'), True,
+            own_alphas=(0.1, 1.0, 10.0)),
     Variant('refined_share',
             '+ edits + L_PG, refined Otsu mask, energy share',
             'synth_spurious_edits_pg_refined.py', _loss(normalize=True), True,

@@ -6,7 +6,7 @@ from mmpretrain.structures import DataSample
 
 import provmm  # noqa: F401
 from provmm.provenance.gradient_loss import provenance_gradient_loss
-from provmm.provenance.random_mask import random_pixel_mask
+from provmm.provenance.control_masks import random_pixel_mask
 from provmm.registry import MODELS
 
 B, C, H, W, K = 4, 3, 4, 4, 6
@@ -175,3 +175,15 @@ def test_normalize_option_reaches_the_core():
         torch.tensor([1, 0, -1, -1]), normalize=True)
     torch.testing.assert_close(out['loss_pg'], expected)
     assert 0 < out['loss_pg'].item() < 2.0
+
+
+def test_shifted_control_uses_the_rolled_true_mask():
+    x, weight, samples = _problem()
+    mask = torch.stack([s.prov_mask for s in samples])
+    out, _, _ = _forward(
+        dict(type='ProvenanceGradientLoss', loss_weight=1.0, mode='soft',
+             mask_mode='shifted'), x, weight, samples)
+    rolled = torch.roll(mask, (H // 2, W // 2), dims=(1, 2))
+    expected = _reference(x, weight, rolled, torch.tensor([0, 1, 2, 3]),
+                          torch.tensor([1, 0, 2, 3]))
+    torch.testing.assert_close(out['loss_pg'], expected)

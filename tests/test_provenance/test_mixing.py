@@ -8,7 +8,8 @@ from mmpretrain.models.utils.batch_augments import CutMix, ResizeMix
 
 from provmm.provenance.cutmix import (box_provenance_mask, cutmix_box,
                                       paste_box, random_cutmix)
-from provmm.provenance.random_mask import random_pixel_mask, unmasked_mask
+from provmm.provenance.control_masks import (random_pixel_mask, shifted_mask,
+                                             unmasked_mask)
 from provmm.provenance.resizemix import random_resizemix, resize_paste
 
 SEEDS = range(6)
@@ -136,3 +137,15 @@ def test_unmasked_mask_zeroes_only_samples_with_synthetic_content():
     expected[0] = 0
     expected[2] = 0
     assert torch.equal(unmasked_mask(provenance), expected)
+
+
+def test_shifted_mask_rolls_by_half_the_image_and_keeps_area():
+    provenance = torch.ones(2, 4, 6)
+    provenance[0, 0, 0:2] = 0  # foreign pixels at the top left
+    shifted = shifted_mask(provenance)
+    expected = torch.ones(2, 4, 6)
+    expected[0, 2, 3:5] = 0   # moved by (H // 2, W // 2) = (2, 3)
+    assert torch.equal(shifted, expected)
+    # with a channel axis the roll acts on (H, W) only
+    assert torch.equal(shifted_mask(provenance.unsqueeze(1)),
+                       expected.unsqueeze(1))

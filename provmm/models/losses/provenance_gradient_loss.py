@@ -10,11 +10,12 @@ from provmm.provenance.gradient_loss import (TARGETS,
                                              outside_provenance_share,
                                              provenance_gradient_penalty,
                                              provenance_input_gradients)
-from provmm.provenance.random_mask import random_pixel_mask, unmasked_mask
+from provmm.provenance.control_masks import (random_pixel_mask, shifted_mask,
+                                             unmasked_mask)
 from provmm.registry import MODELS
 
 MODES = ('soft', 'hard', 'auto')
-MASK_MODES = ('provenance', 'random', 'unmasked')
+MASK_MODES = ('provenance', 'random', 'unmasked', 'shifted')
 
 
 @MODELS.register_module()
@@ -37,8 +38,9 @@ class ProvenanceGradientLoss(nn.Module):
             controls ``'random'`` (per-pixel Bernoulli with the same
             per-sample mean) and ``'unmasked'`` (``|| grad_x f_A ||^2`` over
             the whole input of every sample with synthetic content; samples
-            without any are left alone in every mode). Defaults to
-            ``'provenance'``.
+            without any are left alone in every mode), and ``'shifted'``
+            (the true mask rolled by half the image: right shape, wrong
+            place; not in the paper). Defaults to ``'provenance'``.
         target (str): ``'logit'`` (paper), ``'log_softmax'`` or ``'margin'``;
             see :mod:`provmm.provenance.gradient_loss`.
         normalize (bool): penalise the *share* of input-gradient energy in
@@ -193,6 +195,8 @@ class ProvenanceGradientLoss(nn.Module):
             return random_pixel_mask(mask)
         if self.mask_mode == 'unmasked':
             return unmasked_mask(mask)
+        if self.mask_mode == 'shifted':
+            return shifted_mask(mask)
         return mask
 
 

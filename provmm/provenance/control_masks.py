@@ -1,4 +1,5 @@
-"""Control masks for the Table 6 ablation of the paper (Sec. 4.4.4).
+"""Control masks for the Table 6 ablation of the paper (Sec. 4.4.4), and one
+more.
 
 - ``random``: "random binary values assigned per pixel". Each pixel is 1 with
   probability equal to the sample's own-label fraction ``mean(M)``, so the
@@ -11,6 +12,12 @@
   keeps its all-ones mask and is not penalised, as under the true mask and
   the random control: the controls change *where* the penalty acts, not
   *which* samples it acts on.
+- ``shifted`` (not in the paper): the true mask rolled cyclically by half the
+  height and half the width. It keeps the mask's area and shape, so also
+  its boundary length, and moves it off the target: a control for penalties
+  that only respond to a spatially structured mask (``normalize=True``,
+  whose value under the random and all-zero masks hardly depends on the
+  model).
 """
 from typing import Optional
 
@@ -46,3 +53,11 @@ def unmasked_mask(provenance_mask: torch.Tensor) -> torch.Tensor:
     synthetic = (provenance_mask.flatten(1) < 1).any(1)
     synthetic = synthetic.view(-1, *([1] * (provenance_mask.dim() - 1)))
     return (~synthetic).float().expand_as(provenance_mask).contiguous()
+
+
+def shifted_mask(provenance_mask: torch.Tensor) -> torch.Tensor:
+    """The ``(B, H, W)`` or ``(B, C, H, W)`` mask rolled cyclically by
+    ``(H // 2, W // 2)`` over its last two axes."""
+    height, width = provenance_mask.shape[-2:]
+    return torch.roll(provenance_mask.float(), (height // 2, width // 2),
+                      dims=(-2, -1))
