@@ -60,10 +60,11 @@ class Variant:
     penalised: bool = False  # has an alpha to choose on val
 
 
-def _pg(target='logit', mask_mode='provenance'):
+def _pg(target='logit', mask_mode='provenance', normalize=False):
     return {
         'model.provenance_loss.target': target,
-        'model.provenance_loss.mask_mode': mask_mode
+        'model.provenance_loss.mask_mode': mask_mode,
+        'model.provenance_loss.normalize': normalize
     }
 
 
@@ -89,6 +90,11 @@ VARIANTS = [
             'synth_wsol_cutmix_pg.py', _pg('logit', 'random'), True),
     Variant('unmasked', 'CutMix + unmasked penalty (control)',
             'synth_wsol_cutmix_pg.py', _pg('logit', 'unmasked'), True),
+    Variant('pg_share', 'CutMix + L_PG (logit, energy share, not in paper)',
+            'synth_wsol_cutmix_pg.py', _pg('logit', normalize=True), True),
+    Variant('pg_share_shifted',
+            'CutMix + L_PG (energy share, shifted-mask control)',
+            'synth_wsol_cutmix_pg.py', _pg('logit', 'shifted', True), True),
     Variant('cam_scratch', 'CAM, no pre-training (control)',
             'synth_wsol_cam.py', {'model.backbone.init_cfg': SCRATCH_INIT}),
     Variant('cam_decorrelated', 'CAM, de-correlated train (oracle)',
@@ -255,8 +261,9 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
     result_file = osp.join(work_dir, 'result.json')
     if osp.isfile(result_file):
         with open(result_file) as f:
-            return _add_box_share(json.load(f), variant, work_dir,
-                                  config_dir)
+            cached = json.load(f)
+        if cached.get('epochs') == epochs:
+            return _add_box_share(cached, variant, work_dir, config_dir)
     cfg = build_config(variant, seed, epochs, work_dir, alpha, quick,
                        config_dir)
     register_all_modules(init_default_scope=False)
