@@ -149,6 +149,13 @@ def build_config(variant: Variant, seed: int, epochs: int, work_dir: str,
     if alpha is not None:
         options['model.provenance_loss.loss_weight'] = alpha
     cfg.merge_from_dict(options)
+    init = cfg.model.backbone.get('init_cfg') or {}
+    if init.get('type') == 'SyntheticSourcePretrained':
+        # Seed k fine-tunes its own backbone, pre-trained with seed k: one
+        # shared backbone would hide the variance that pre-training adds.
+        stem, ext = osp.splitext(init['checkpoint'])
+        init['checkpoint'] = f'{stem}_seed{seed}{ext}'
+        init['seed'] = seed
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_epochs = epochs

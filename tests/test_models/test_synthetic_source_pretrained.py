@@ -32,3 +32,30 @@ def test_missing_checkpoint_without_its_config_names_the_config(tmp_path):
         pretrain_config=str(tmp_path / 'no_such_config.py'))
     with pytest.raises(FileNotFoundError, match='no_such_config.py'):
         init(_Net().backbone)
+
+
+@pytest.mark.parametrize('seed, expected', [(None, 0), (7, 7)])
+def test_pretraining_child_takes_the_seed(tmp_path, monkeypatch, seed,
+                                          expected):
+    from mmengine.runner import Runner
+
+    from provmm.models.utils import synthetic_source_pretrained as module
+    config = tmp_path / 'source.py'
+    config.write_text('randomness = dict(seed=0, deterministic=False)\n')
+    seen = {}
+
+    class _Runner:
+        def train(self):
+            pass
+
+    def from_cfg(cfg):
+        seen.update(cfg.randomness)
+        return _Runner()
+
+    monkeypatch.setattr(Runner, 'from_cfg', staticmethod(from_cfg))
+    argv = ['child', str(config), '--work-dir', str(tmp_path / 'run')]
+    if seed is not None:
+        argv += ['--seed', str(seed)]
+    monkeypatch.setattr('sys.argv', argv)
+    module.train_config()
+    assert seen == dict(seed=expected, deterministic=False)
