@@ -15,8 +15,8 @@ import os
 import os.path as osp
 
 from provmm.benchmarks.synth_wsol import (DEFAULT_ALPHAS, REPORT_INTRO,
-                                          VARIANTS, markdown_table,
-                                          plot_results, run_benchmark,
+                                          VARIANTS, plot_results,
+                                          results_table, run_benchmark,
                                           total_run_seconds)
 
 
@@ -50,7 +50,7 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     results = run_benchmark(args.variants, args.seeds, args.epochs,
                             args.out_dir, args.alphas, args.quick)
-    table = markdown_table(results)
+    table = results_table(results)
     os.makedirs(osp.dirname(args.report) or '.', exist_ok=True)
     plot_results(results, args.report + '.png')
     with open(args.report + '.md', 'w') as f:

@@ -39,6 +39,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from provmm.benchmarks.cached_runs import (load_cached_result, markdown_table,
+                                          mean_std, run_dir, save_result,
+                                          strip_prefix)
 from provmm.datasets.provenance_manifest import load_provenance_manifest
 from provmm.datasets.synthetic import (BackgroundEditSpec,
                                        SyntheticSpuriousSpec,
@@ -142,17 +145,13 @@ class _RunRecorder(Hook):
         self.val: Dict[str, float] = {}
 
     def after_val_epoch(self, runner, metrics=None):
-        self.val = _strip_prefix(metrics or {})
+        self.val = strip_prefix(metrics or {})
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         for key, value in (outputs or {}).items():
             if key.startswith('pg_') or key.startswith('loss'):
                 self.logs.setdefault(key, []).append(float(value))
-
-
-def _strip_prefix(metrics: dict) -> dict:
-    return {k.split('/')[-1]: float(v) for k, v in metrics.items()}
 
 
 def _data_options(data_root: str, quick: bool) -> Dict:
@@ -238,14 +237,10 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
              data_root: str = DATA_ROOT,
              config_dir: str = CONFIG_DIR) -> dict:
     """Train, validate and test one run; cached as JSON."""
-    tag = f'alpha_{alpha:g}' if alpha is not None else 'no_alpha'
-    work_dir = osp.join(out_dir, 'runs', variant.name, tag, f'seed_{seed}')
-    result_file = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('epochs') == epochs:
-            return cached
+    work_dir = run_dir(out_dir, variant.name, alpha, seed)
+    cached = load_cached_result(work_dir, epochs)
+    if cached is not None:
+        return cached
     cfg = build_config(variant, seed, epochs, work_dir, alpha, quick,
                        data_root, config_dir)
     register_all_modules(init_default_scope=False)
@@ -255,7 +250,7 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
     runner.register_hook(recorder)
     runner.train()
     train_s = time.time() - start
-    test = _strip_prefix(runner.test())
+    test = strip_prefix(runner.test())
     edits = edited_images(*_generator_specs(cfg))
     penalty = true_mask_penalty(runner.model, *edits)
     warmup = cfg.model.get('provenance_loss', {}).get('warmup_iters', 0)
@@ -267,9 +262,7 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
         loss_cls_last=(float(np.mean(recorder.logs['loss_cls'][-10:]))
                        if 'loss_cls' in recorder.logs else None),
         train_s=train_s, wall_s=time.time() - start)
-    os.makedirs(work_dir, exist_ok=True)
-    with open(result_file, 'w') as f:
-        json.dump(result, f, indent=2)
+    save_result(work_dir, result)
     return result
 
 
@@ -388,27 +381,21 @@ def total_run_seconds(results: Dict) -> float:
     return float(sum(distinct.values()))
 
 
-def _mean_std(values: Sequence[Optional[float]], digits: int = 1) -> str:
-    values = np.asarray([v for v in values if v is not None], float)
-    if len(values) == 0:
-        return '–'
-    return f'{values.mean():.{digits}f} ± {values.std():.{digits}f}'
-
-
 def _row(label: str, alpha: Optional[float], runs: List[dict]) -> List[str]:
     get = lambda split, key: [r[split][key] for r in runs]  # noqa: E731
     return [
         label, '–' if alpha is None else f'{alpha:g}',
-        _mean_std(get('val', 'worst_group')),
-        _mean_std(get('test', 'mean_group')),
-        _mean_std(get('test', 'worst_group')),
+        mean_std(get('val', 'worst_group')),
+        mean_std(get('test', 'mean_group')),
+        mean_std(get('test', 'worst_group')),
         ' / '.join(f'{v:.0f}' for v in get('test', 'worst_group')),
-        _mean_std(get('test', 'top1')),
-        _mean_std([r['pg_ratio'] for r in runs], 3),
-        _mean_std([r['true_mask_penalty']['penalty'] for r in runs], 3),
-        _mean_std([100 * r['true_mask_penalty']['outside_share']
-                   for r in runs], 0),
-        _mean_std([r['wall_s'] for r in runs], 0),
+        mean_std(get('test', 'top1')),
+        mean_std([r['pg_ratio'] for r in runs], digits=3),
+        mean_std([r['true_mask_penalty']['penalty'] for r in runs],
+                 digits=3),
+        mean_std([r['true_mask_penalty']['outside_share'] for r in runs],
+                 100, digits=0),
+        mean_std([r['wall_s'] for r in runs], digits=0),
     ]
 
 
@@ -418,12 +405,6 @@ TABLE_HEADER = [
     'logged α·L_PG/L_cls', 'true-mask L_PG of the model',
     'grad. energy outside fg (%)', 'wall (s)'
 ]
-
-
-def _markdown(header: List[str], rows: List[List[str]]) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
-    return '\n'.join(lines)
 
 
 def results_table(results: Dict) -> str:
@@ -440,7 +421,7 @@ def results_table(results: Dict) -> str:
         for alpha, runs in search.items():
             rows.append(_row(f'α grid: {VARIANTS_BY_NAME[name].label}',
                              float(alpha), runs))
-    return _markdown(TABLE_HEADER, rows)
+    return markdown_table(TABLE_HEADER, rows)
 
 
 def mask_table(rows: List[Dict]) -> str:
@@ -451,7 +432,7 @@ def mask_table(rows: List[Dict]) -> str:
              f'{r["iou"]["min"]:.3f}',
              f'{100 * r["area"]["mean"]:.1f}',
              f'{r["num_degenerate"]} / {r["num_pairs"]}'] for r in rows]
-    return _markdown(header, body)
+    return markdown_table(header, body)
 
 
 def plot_results(results: Dict, masks: List[Dict], path: str) -> None:

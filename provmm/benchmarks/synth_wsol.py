@@ -34,6 +34,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from provmm.benchmarks.cached_runs import (load_cached_result, markdown_table,
+                                          mean_std, run_dir, save_result,
+                                          strip_prefix)
 from provmm.provenance.cutmix import cutmix_box, paste_box
 from provmm.provenance.gradient_loss import (outside_provenance_share,
                                              selected_outputs)
@@ -127,16 +130,12 @@ class _RunRecorder(Hook):
         self._train_logs = {}
 
     def after_val_epoch(self, runner, metrics=None):
-        metrics = _strip_prefix(metrics or {})
+        metrics = strip_prefix(metrics or {})
         self.history.append(dict(epoch=runner.epoch, **metrics))
         best = max(h[self.select_key] for h in self.history)
         if metrics[self.select_key] == best:
             self.best_epoch = runner.epoch
             self.best_state = copy.deepcopy(runner.model.state_dict())
-
-
-def _strip_prefix(metrics: dict) -> dict:
-    return {k.split('/')[-1]: float(v) for k, v in metrics.items()}
 
 
 def build_config(variant: Variant, seed: int, epochs: int, work_dir: str,
@@ -254,8 +253,7 @@ def _add_box_share(result: dict, variant: Variant, work_dir: str,
     loader = DataLoader(dataset, batch_size=64, collate_fn=pseudo_collate)
     result['grad_in_gt_box'] = input_gradient_box_share(
         model, model.data_preprocessor, loader)
-    with open(osp.join(work_dir, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=2)
+    save_result(work_dir, result)
     return result
 
 
@@ -263,14 +261,10 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
              alpha: Optional[float] = None, quick: bool = False,
              config_dir: str = CONFIG_DIR) -> dict:
     """Train, select the best val epoch, test it; cached as JSON."""
-    tag = f'alpha_{alpha:g}' if alpha is not None else 'no_alpha'
-    work_dir = osp.join(out_dir, 'runs', variant.name, tag, f'seed_{seed}')
-    result_file = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('epochs') == epochs:
-            return _add_box_share(cached, variant, work_dir, config_dir)
+    work_dir = run_dir(out_dir, variant.name, alpha, seed)
+    cached = load_cached_result(work_dir, epochs)
+    if cached is not None:
+        return _add_box_share(cached, variant, work_dir, config_dir)
     cfg = build_config(variant, seed, epochs, work_dir, alpha, quick,
                        config_dir)
     register_all_modules(init_default_scope=False)
@@ -285,7 +279,7 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
     runner.train()
     train_s = time.time() - start
     runner.model.load_state_dict(recorder.best_state)
-    test = _strip_prefix(runner.test())
+    test = strip_prefix(runner.test())
     share = input_gradient_outside_share(
         runner.model, runner.model.data_preprocessor,
         runner.test_dataloader)
@@ -302,8 +296,7 @@ def run_once(variant: Variant, seed: int, epochs: int, out_dir: str,
         train_s=train_s, wall_s=time.time() - start)
     os.makedirs(work_dir, exist_ok=True)
     torch.save(recorder.best_state, osp.join(work_dir, 'best_state.pth'))
-    with open(result_file, 'w') as f:
-        json.dump(result, f, indent=2)
+    save_result(work_dir, result)
     return result
 
 
@@ -361,14 +354,6 @@ def _last_train(run: dict, key: str) -> Optional[float]:
     return values[-1] if values else None
 
 
-def _mean_std(values: Sequence[float], scale: float = 1.0,
-              digits: int = 1) -> str:
-    values = np.asarray([v for v in values if v is not None], float) * scale
-    if len(values) == 0:
-        return '–'
-    return f'{values.mean():.{digits}f} ± {values.std():.{digits}f}'
-
-
 def _paired_delta(runs: List[dict], reference: Optional[List[dict]]) -> str:
     """MaxBoxAccV2 minus the reference's on the same seed (same backbone)."""
     if not reference:
@@ -376,7 +361,7 @@ def _paired_delta(runs: List[dict], reference: Optional[List[dict]]) -> str:
     by_seed = {r['seed']: r['test']['MaxBoxAccV2'] for r in reference}
     deltas = [r['test']['MaxBoxAccV2'] - by_seed[r['seed']] for r in runs
               if r['seed'] in by_seed]
-    return _mean_std(deltas) if deltas else '–'
+    return mean_std(deltas) if deltas else '–'
 
 
 def summary_rows(results: Dict[str, dict],
@@ -390,18 +375,18 @@ def summary_rows(results: Dict[str, dict],
         rows.append([
             VARIANTS_BY_NAME[name].label,
             '–' if alpha is None else f'{alpha:g}',
-            _mean_std(test('MaxBoxAccV2')),
+            mean_std(test('MaxBoxAccV2')),
             ' / '.join(f'{v:.1f}' for v in test('MaxBoxAccV2')),
             _paired_delta(runs, reference_runs),
-            _mean_std(test('MaxBoxAccV2@50')),
-            _mean_std(test('top1')),
-            _mean_std(test('CAMMassInBox')),
-            _mean_std([r['grad_outside_share'] for r in runs], 100),
-            _mean_std([r.get('grad_in_gt_box') for r in runs], 100),
-            _mean_std([_last_train(r, 'pg_ratio') for r in runs], 1, 2),
-            _mean_std([r['val']['MaxBoxAccV2'] for r in runs]),
-            _mean_std([r['best_epoch'] for r in runs]),
-            _mean_std([r['wall_s'] for r in runs], 1, 0),
+            mean_std(test('MaxBoxAccV2@50')),
+            mean_std(test('top1')),
+            mean_std(test('CAMMassInBox')),
+            mean_std([r['grad_outside_share'] for r in runs], 100),
+            mean_std([r.get('grad_in_gt_box') for r in runs], 100),
+            mean_std([_last_train(r, 'pg_ratio') for r in runs], 1, 2),
+            mean_std([r['val']['MaxBoxAccV2'] for r in runs]),
+            mean_std([r['best_epoch'] for r in runs]),
+            mean_std([r['wall_s'] for r in runs], 1, 0),
         ])
     return rows
 
@@ -442,12 +427,9 @@ test) on a shared 2-core CPU. mean +- std over seeds.
 """
 
 
-def markdown_table(results: Dict[str, dict]) -> str:
-    lines = ['| ' + ' | '.join(TABLE_HEADER) + ' |',
-             '|' + '---|' * len(TABLE_HEADER)]
-    for row in summary_rows(results):
-        lines.append('| ' + ' | '.join(row) + ' |')
-    return '\n'.join(lines)
+def results_table(results: Dict[str, dict]) -> str:
+    """Markdown table of :func:`summary_rows`."""
+    return markdown_table(TABLE_HEADER, summary_rows(results))
 
 
 def plot_results(results: Dict[str, dict], path: str) -> None:

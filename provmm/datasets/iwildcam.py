@@ -1,11 +1,11 @@
 """iWildCam2020-WILDS v2.0 (Koh et al. 2021; Beery et al. 2020) in its
 released csv format."""
-import csv
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from provmm.registry import DATASETS
 from .classification_with_edits import ClassificationWithEditsDataset
+from .csv_records import read_csv_records
 
 WILDS_SPLITS = ('train', 'val', 'test', 'id_val', 'id_test')
 REQUIRED_COLUMNS = ('filename', 'y', 'location_remapped')
@@ -102,43 +102,32 @@ class IWildCamDataset(ClassificationWithEditsDataset):
         required = REQUIRED_COLUMNS + (() if self.split is None else
                                        ('split', ))
         data_list = []
-        with open(path, newline='', encoding='utf-8') as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise ValueError(f'{path}:1: header lacks column(s) '
-                                 f'{missing}; found {header}')
-            for row in reader:
-                where = f'{path}:{reader.line_num}'
-                if None in row or any(row[c] is None for c in required):
-                    raise ValueError(f'{where}: expected {len(header)} '
-                                     f'fields ({", ".join(header)})')
-                if self.split is not None:
-                    value = row['split'].strip()
-                    if value not in WILDS_SPLITS:
-                        raise ValueError(f'{where}: column \'split\' must be '
-                                         f'one of {WILDS_SPLITS}, got '
-                                         f'{value!r}')
-                    if value != self.split:
-                        continue
-                y = _read_int(row, 'y', where)
-                if label_of is None:
-                    if y < 0:
-                        raise ValueError(f'{where}: column \'y\' must be >= '
-                                         f'0, got {y}')
-                    label = y
-                elif y in label_of:
-                    label = label_of[y]
-                else:
-                    raise ValueError(f'{where}: y={y} is not one of '
-                                     f'label_values {self.label_values}')
-                filename = row['filename'].strip()
-                if not filename:
-                    raise ValueError(f'{where}: empty filename')
-                data_list.append(dict(
-                    img_path=osp.join(self.data_root, self.image_folder,
-                                      filename),
-                    gt_label=label,
-                    group=_read_int(row, 'location_remapped', where)))
+        for where, _, row in read_csv_records(path, required):
+            if self.split is not None:
+                value = row['split'].strip()
+                if value not in WILDS_SPLITS:
+                    raise ValueError(f'{where}: column \'split\' must be '
+                                     f'one of {WILDS_SPLITS}, got '
+                                     f'{value!r}')
+                if value != self.split:
+                    continue
+            y = _read_int(row, 'y', where)
+            if label_of is None:
+                if y < 0:
+                    raise ValueError(f'{where}: column \'y\' must be >= '
+                                     f'0, got {y}')
+                label = y
+            elif y in label_of:
+                label = label_of[y]
+            else:
+                raise ValueError(f'{where}: y={y} is not one of '
+                                 f'label_values {self.label_values}')
+            filename = row['filename'].strip()
+            if not filename:
+                raise ValueError(f'{where}: empty filename')
+            data_list.append(dict(
+                img_path=osp.join(self.data_root, self.image_folder,
+                                  filename),
+                gt_label=label,
+                group=_read_int(row, 'location_remapped', where)))
         return data_list

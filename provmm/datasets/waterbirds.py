@@ -1,5 +1,4 @@
 """Waterbirds (Sagawa et al., ICLR 2020) in its released format."""
-import csv
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -7,6 +6,7 @@ import numpy as np
 
 from provmm.registry import DATASETS
 from .classification_with_edits import ClassificationWithEditsDataset
+from .csv_records import read_csv_records
 
 SPLIT_CODES = {'train': 0, 'val': 1, 'test': 2}
 REQUIRED_COLUMNS = ('img_filename', 'y', 'split', 'place')
@@ -35,27 +35,16 @@ def _read_binary(row: Dict[str, str], column: str, where: str,
 def read_waterbirds_metadata(path: str) -> List[Dict]:
     """Rows of ``metadata.csv`` as dicts with ``img_filename``, ``label``,
     ``split`` (0/1/2), ``place`` and ``line`` (line number in the file)."""
-    with open(path, newline='', encoding='utf-8') as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ValueError(f'{path}:1: header lacks column(s) {missing}; '
-                             f'found {header}')
-        rows = []
-        for row in reader:
-            where = f'{path}:{reader.line_num}'
-            if None in row or any(row[c] is None for c in REQUIRED_COLUMNS):
-                raise ValueError(f'{where}: expected {len(header)} fields '
-                                 f'({", ".join(header)})')
-            if not row['img_filename'].strip():
-                raise ValueError(f'{where}: empty img_filename')
-            rows.append(dict(
-                img_filename=row['img_filename'].strip(),
-                label=_read_binary(row, 'y', where, (0, 1)),
-                split=_read_binary(row, 'split', where, (0, 1, 2)),
-                place=_read_binary(row, 'place', where, (0, 1)),
-                line=reader.line_num))
+    rows = []
+    for where, line, row in read_csv_records(path, REQUIRED_COLUMNS):
+        if not row['img_filename'].strip():
+            raise ValueError(f'{where}: empty img_filename')
+        rows.append(dict(
+            img_filename=row['img_filename'].strip(),
+            label=_read_binary(row, 'y', where, (0, 1)),
+            split=_read_binary(row, 'split', where, (0, 1, 2)),
+            place=_read_binary(row, 'place', where, (0, 1)),
+            line=line))
     return rows
 
 

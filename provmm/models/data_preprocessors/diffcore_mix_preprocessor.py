@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from provmm.registry import BATCH_AUGMENTS, MODELS
-from .provenance_mix_batch_augment import ProvenanceMixBatchAugment
+from .provenance_mix_batch_augment import (ProvenanceMixBatchAugment,
+                                           with_pipeline_mask)
 
 
 @MODELS.register_module()
@@ -128,15 +129,8 @@ class DiffCoReMixPreprocessor(ProvenanceMixBatchAugment):
                 inputs[index] = result.mixed[k]
         for k, index in enumerate(chosen.tolist()):
             sample = samples[index]
-            mask = result.prov_mask[k].float()
-            if 'prov_mask' in sample:
-                own = torch.as_tensor(sample.prov_mask)
-                if own.shape != mask.shape:
-                    raise ValueError(
-                        f'sample {index} ({sample.get("img_path", "?")}): '
-                        f'prov_mask from the data pipeline has shape '
-                        f'{tuple(own.shape)}, the image {tuple(mask.shape)}')
-                mask = own.to(mask.device, torch.float32) * mask
+            mask = with_pipeline_mask(sample, index,
+                                      result.prov_mask[k].float())
             sample.set_field(mask, 'prov_mask')
             sample.set_field(
                 'patch' if result.has_provenance[k] else 'pixel', 'gen_mix')

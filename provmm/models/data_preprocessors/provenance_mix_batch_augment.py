@@ -125,6 +125,22 @@ class ProvenanceMixBatchAugment(ClsDataPreprocessor):
         return data
 
 
+def with_pipeline_mask(sample, index: int,
+                       mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` times the sample's ``prov_mask`` from the data pipeline (an
+    edit's mask), if it has one of the final input size ``mask.shape``."""
+    if 'prov_mask' not in sample:
+        return mask
+    own = torch.as_tensor(sample.prov_mask)
+    if own.shape != mask.shape:
+        raise ValueError(
+            f'sample {index} ({sample.get("img_path", "?")}): '
+            f'prov_mask from the data pipeline has shape '
+            f'{tuple(own.shape)}, expected the final input size '
+            f'(H, W) = {tuple(mask.shape)}')
+    return own.to(mask.device, torch.float32) * mask
+
+
 def attach_provenance(inputs: torch.Tensor, samples: List, mixed) -> None:
     """Set ``prov_mask``, ``mix_partner``, ``gt_label_b`` and ``mix_lam``.
 
@@ -143,15 +159,7 @@ def attach_provenance(inputs: torch.Tensor, samples: List, mixed) -> None:
             # label (and mmpretrain's soft label one-hot): M = 1, lam = 1.
             if not torch.equal(samples[partner].gt_label, sample.gt_label):
                 mask, lam = mixed.mask[index], float(mixed.lam[index])
-        if 'prov_mask' in sample:
-            own = torch.as_tensor(sample.prov_mask)
-            if tuple(own.shape) != (height, width):
-                raise ValueError(
-                    f'sample {index} ({sample.get("img_path", "?")}): '
-                    f'prov_mask from the data pipeline has shape '
-                    f'{tuple(own.shape)}, expected the final input size '
-                    f'(H, W) = {(height, width)}')
-            mask = own.to(inputs.device, torch.float32) * mask
+        mask = with_pipeline_mask(sample, index, mask)
         sample.set_field(mask, 'prov_mask')
         sample.set_field(partner, 'mix_partner')
         sample.set_field(samples[partner].gt_label.clone(), 'gt_label_b')
