@@ -7,8 +7,8 @@ import textwrap
 import torch
 from mmengine.registry import DefaultScope
 
-import provmm
 from provmm.registry import MODELS
+from provmm.utils import register_all_modules
 
 
 def test_provmm_registry_is_child_of_mmpretrain():
@@ -18,7 +18,7 @@ def test_provmm_registry_is_child_of_mmpretrain():
 
 
 def test_default_scope_provmm_builds_provmm_and_mmpretrain_modules():
-    provmm.register_all_modules(init_default_scope=False)
+    register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope('provmm'):
         cam = MODELS.build(dict(type='VGG16CAM'))
         resnet = MODELS.build(dict(type='ResNet', depth=18))  # from mmpretrain

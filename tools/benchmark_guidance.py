@@ -5,15 +5,15 @@ Example (the issue's CPU target: ResNet-18, 64 px, batch 16)::
     OMP_NUM_THREADS=1 python tools/benchmark_guidance.py --depth 18 --size 64 \
         --batch-size 16 --compare-pytorch
 
-See :mod:`provmm.utils.guidance_benchmark` for what is measured.
+See :mod:`provmm.benchmarks.guidance_cost` for what is measured.
 """
 import argparse
 import ast
 
 import torch
 
-import provmm  # noqa: F401  (registers modules)
-from provmm.utils.guidance_benchmark import (PYTORCH_VARIANTS, VARIANTS,
+
+from provmm.benchmarks.guidance_cost import (PYTORCH_VARIANTS, VARIANTS,
                                              benchmark_guidance,
                                              format_results)
 
@@ -43,7 +43,7 @@ def parse_args():
                         help='skip the peak-memory measurement')
     parser.add_argument('--steady-allocator', action='store_true',
                         help='glibc keeps freed memory while timing (steadier '
-                        'ratios; see provmm.utils.guidance_benchmark)')
+                        'ratios; see provmm.benchmarks.guidance_cost)')
     parser.add_argument('--target', default='logit',
                         choices=['logit', 'log_softmax', 'margin'])
     parser.add_argument('--device', default='cuda'

@@ -25,7 +25,7 @@ from multiprocessing import Pool
 import cv2
 import numpy as np
 
-from provmm.datasets.make_provenance_masks import make_provenance_masks
+from provmm.data_prep.make_provenance_masks import make_provenance_masks
 
 VARIANTS = {
     'plain': {},

@@ -1,6 +1,6 @@
 """Time MaxBoxAccV2 (all contours, per-threshold counts) on N random score
 maps, optionally checking the counts against the literal OpenCV port of the
-reference definition (tests/test_evaluation/reference_wsol.py).
+reference definition (provmm/evaluation/functional/wsol_reference.py).
 
 Example::
 
@@ -8,14 +8,13 @@ Example::
         --interval 0.001 --workers 2 --check-reference 20
 """
 import argparse
-import importlib.util
 import os
-import os.path as osp
 import time
 
 import cv2
 import numpy as np
 
+from provmm.evaluation.functional import wsol_reference
 from provmm.evaluation.functional import (cam_thresholds, cam_to_scoremap,
                                           correct_per_level_batch,
                                           count_correct_per_threshold,
@@ -23,8 +22,6 @@ from provmm.evaluation.functional import (cam_thresholds, cam_to_scoremap,
                                           largest_contour_correct_per_level,
                                           max_box_accuracy)
 
-REFERENCE_PORT = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'tests',
-                          'test_evaluation', 'reference_wsol.py')
 
 
 def parse_args():
@@ -67,17 +64,6 @@ def random_maps(rng, num, size, kind):
         boxes.append(np.array(extra))
     return maps, boxes
 
-
-def load_reference_port():
-    if not osp.isfile(REFERENCE_PORT):
-        raise FileNotFoundError(
-            f'--check-reference needs the reference port {REFERENCE_PORT} '
-            '(run from a source checkout)')
-    spec = importlib.util.spec_from_file_location('reference_wsol',
-                                                  REFERENCE_PORT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main():
@@ -150,7 +136,7 @@ def main():
                   for t, a in zip(args.iou_thresholds, v1_accuracy)))
 
     if kept:
-        reference = load_reference_port()
+        reference = wsol_reference
         maps = [m for m, _ in kept]
         boxes = [b for _, b in kept]
         tic = time.perf_counter()

@@ -55,9 +55,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from provmm.datasets.filter_generated import (filter_generated,
+    from provmm.data_prep.filter_generated import (filter_generated,
                                                   table_embedder)
-    from provmm.datasets.image_embeddings import (ImageEmbedder,
+    from provmm.data_prep.image_embeddings import (ImageEmbedder,
                                                   load_embedding_table,
                                                   save_embedding_table)
     root = osp.dirname(osp.abspath(args.manifest))

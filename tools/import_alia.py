@@ -13,8 +13,8 @@ The layout is ``<root>/<method>/<dataset>/<prompt>/<strength_guidance>/
 import argparse
 import sys
 
-from provmm.datasets.alia_import import import_alia_edits, load_training_list
-from provmm.datasets.provenance_manifest import dump_provenance_manifest
+from provmm.data_prep.alia_import import import_alia_edits, load_training_list
+from provmm.data_prep.provenance_manifest import dump_provenance_manifest
 
 
 def parse_args(argv=None):

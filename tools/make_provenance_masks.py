@@ -11,7 +11,7 @@ Without refinement flags the masks are plain Eq. 6-7. See
 import argparse
 import sys
 
-from provmm.datasets.make_provenance_masks import (MATCH_SIZES,
+from provmm.data_prep.make_provenance_masks import (MATCH_SIZES,
                                                    make_provenance_masks)
 from provmm.provenance.edit_mask import BLUR_TYPES
 

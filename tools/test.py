@@ -8,7 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
-import provmm  # noqa: F401  (registers modules, safe checkpoint loading)
+from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
 from provmm.engine.train_utils import merge_test_args
 
 
@@ -72,6 +72,8 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg = merge_test_args(cfg, args)
+    # mmengine checkpoints hold non-tensor globals: allow exactly those
+    register_checkpoint_safe_globals()
     runner = Runner.from_cfg(cfg)
 
     if args.out and args.out_item in ['pred', None]:

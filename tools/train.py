@@ -6,7 +6,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import provmm  # noqa: F401  (registers modules, safe checkpoint loading)
+from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
 from provmm.engine.train_utils import merge_train_args
 
 
@@ -78,6 +78,8 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg = merge_train_args(cfg, args)
+    # mmengine checkpoints hold non-tensor globals: allow exactly those
+    register_checkpoint_safe_globals()
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -42,8 +42,8 @@ from mmengine.runner import Runner
 from provmm.benchmarks.cached_runs import (load_cached_result, markdown_table,
                                           mean_std, run_dir, save_result,
                                           strip_prefix)
-from provmm.datasets.provenance_manifest import load_provenance_manifest
-from provmm.datasets.synthetic import (BackgroundEditSpec,
+from provmm.data_prep.provenance_manifest import load_provenance_manifest
+from provmm.synthetic import (BackgroundEditSpec,
                                        SyntheticSpuriousSpec,
                                        ensure_background_edits,
                                        ensure_synthetic_spurious)

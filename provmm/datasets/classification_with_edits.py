@@ -3,7 +3,7 @@
 ALIA (Dunlap et al. 2023) edits training images with a diffusion model and
 adds a fixed number of the edits to the training split (paper Sec. 4.2.3,
 Table 8: CUB 1000, iWildCam 2224, Waterbirds 839). Here the edits come from a
-provenance manifest (:mod:`provmm.datasets.provenance_manifest`) written by
+provenance manifest (:mod:`provmm.data_prep.provenance_manifest`) written by
 ``tools/make_provenance_masks.py``: columns ``original, edited, label`` and
 ``mask`` (PNG, 255 = target/unedited, 0 = edited; paper Eq. 7), paths
 relative to the manifest's folder.
@@ -21,7 +21,7 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 
 from provmm.registry import TRANSFORMS
-from .provenance_manifest import ProvenancePair, load_provenance_manifest
+from provmm.data_prep.provenance_manifest import ProvenancePair, load_provenance_manifest
 
 EDITED_SELECTIONS = ('first', 'random')
 NO_GROUP = -1

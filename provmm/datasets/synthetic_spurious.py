@@ -4,12 +4,12 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from provmm.registry import DATASETS
-from .make_provenance_masks import make_provenance_masks
-from .provenance_manifest import (dump_provenance_manifest,
+from provmm.data_prep.make_provenance_masks import make_provenance_masks
+from provmm.data_prep.provenance_manifest import (dump_provenance_manifest,
                                   load_provenance_manifest)
-from .synthetic.background_edit import (EDIT_MANIFEST, BackgroundEditSpec,
+from provmm.synthetic.background_edit import (EDIT_MANIFEST, BackgroundEditSpec,
                                         ensure_background_edits)
-from .synthetic.spurious_task import (SyntheticSpuriousSpec,
+from provmm.synthetic.spurious_task import (SyntheticSpuriousSpec,
                                       ensure_generated,
                                       ensure_synthetic_spurious)
 from .waterbirds import WaterbirdsDataset
@@ -70,10 +70,10 @@ class SyntheticSpuriousDataset(WaterbirdsDataset):
     """A generated Waterbirds-like task, created under ``data_root`` on first
     use and read back from disk with the Waterbirds reader.
 
-    See :mod:`provmm.datasets.synthetic.spurious_task` (shape classes on
+    See :mod:`provmm.synthetic.spurious_task` (shape classes on
     background places that correlate with the class in train and not in
     val/test; group ``2 * y + place``) and
-    :mod:`provmm.datasets.synthetic.background_edit` (imitated generative
+    :mod:`provmm.synthetic.background_edit` (imitated generative
     background edits with the true foreground). Two classes and two places,
     as Waterbirds.
 
@@ -81,10 +81,10 @@ class SyntheticSpuriousDataset(WaterbirdsDataset):
         data_root (str): cache folder of the generated task.
         split (str): 'train', 'val' or 'test'.
         generator (dict, optional): fields of
-            :class:`~provmm.datasets.synthetic.SyntheticSpuriousSpec`. A
+            :class:`~provmm.synthetic.SyntheticSpuriousSpec`. A
             cached task with other settings is an error, never reused.
         edits (dict, optional): fields of
-            :class:`~provmm.datasets.synthetic.BackgroundEditSpec`; adds the
+            :class:`~provmm.synthetic.BackgroundEditSpec`; adds the
             edited images (train only) with the masks below. ``None``: real
             images only.
         mask_source (str): provenance mask of the edited images: ``'otsu'``

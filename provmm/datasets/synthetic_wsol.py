@@ -2,7 +2,7 @@
 from typing import Optional
 
 from provmm.registry import DATASETS
-from .synthetic import SyntheticWSOLSpec, ensure_synthetic_wsol
+from provmm.synthetic import SyntheticWSOLSpec, ensure_synthetic_wsol
 from .wsol_dataset import WSOLDataset
 
 
@@ -11,7 +11,7 @@ class SyntheticWSOLDataset(WSOLDataset):
     """A generated CUB-like WSOL task, created under ``data_root`` on first
     use and read back from disk like real WSOL data.
 
-    See :mod:`provmm.datasets.synthetic.wsol_task` for the design: shape
+    See :mod:`provmm.synthetic.wsol_task` for the design: shape
     classes on cluttered backgrounds whose domain correlates with the class
     in train/val (``background_bias``) and not in test.
 

@@ -15,7 +15,6 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from provmm.evaluation.functional.boxes import resize_boxes
 
 METADATA_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt',
                   'localization.txt')
@@ -30,17 +29,6 @@ class WSOLMetadata:
     image_sizes: Dict[str, Tuple[int, int]]  # (W, H), original pixels
     boxes: Dict[str, List[Tuple[float, float, float, float]]] = field(
         default_factory=dict)  # x0, y0, x1, y1 in original pixels
-
-    def resized_boxes(self, image_id: str, size: Tuple[int, int] = (224, 224)
-                      ) -> List[Tuple[int, int, int, int]]:
-        """GT boxes of ``image_id`` in a resized ``(W, H)`` frame.
-
-        Same arithmetic as the reference ``resize_bbox``:
-        ``int(coord * new_w / w)``.
-        """
-        return [tuple(int(c) for c in box) for box in resize_boxes(
-            np.asarray(self.boxes[image_id], np.float64).reshape(-1, 4),
-            self.image_sizes[image_id], size)]
 
 
 def _read_rows(path: str, num_fields: int):

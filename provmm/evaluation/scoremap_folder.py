@@ -12,7 +12,7 @@ from provmm.datasets.wsol_metadata import load_wsol_metadata
 from .functional import (cam_thresholds, check_scoremap,
                          correct_per_level_batch, count_correct_per_threshold,
                          iou_fractions, largest_contour_correct_per_level,
-                         max_box_accuracy)
+                         max_box_accuracy, resize_boxes)
 
 
 def load_scoremap(root: str, image_id: str,
@@ -80,7 +80,8 @@ def evaluate_scoremap_folder(scoremap_root: str,
             maps = np.stack([
                 load_scoremap(scoremap_root, i, (height, width)) for i in ids
             ])
-            boxes = [metadata.resized_boxes(i, eval_size) for i in ids]
+            boxes = [resize_boxes(metadata.boxes[i], metadata.image_sizes[i],
+                                  eval_size) for i in ids]
             levels, tables = correct_per_level_batch(maps, boxes, fractions,
                                                      workers)
             max_levels.append(levels)

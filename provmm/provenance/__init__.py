@@ -6,4 +6,3 @@ from .control_masks import random_pixel_mask, shifted_mask, unmasked_mask  # noq
 from .gradient_loss import outside_provenance_share, provenance_gradient_loss  # noqa: F401,E501
 from .diffcore_mix import DiffCoReMixResult, diffcore_mix, random_patch_mask  # noqa: F401,E501
 from .generated_filter import HardCosineFiltration, hard_cosine_filter, mean_pairwise_cosine  # noqa: F401,E501
-from .double_backward import CheapDoubleBackwardMode, cheap_double_backward  # noqa: F401,E501

@@ -10,7 +10,7 @@ from fake_classification_data import (IMAGE_HEIGHT, IMAGE_WIDTH, data_infos,
 
 from provmm.datasets import WaterbirdsDataset
 from provmm.datasets.classification_with_edits import select_edited_pairs
-from provmm.datasets.provenance_manifest import ProvenancePair
+from provmm.data_prep.provenance_manifest import ProvenancePair
 
 
 def waterbirds(*args, **kwargs):

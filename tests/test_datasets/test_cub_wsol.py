@@ -5,7 +5,6 @@ import cv2
 import numpy as np
 import pytest
 
-import provmm  # noqa: F401
 from provmm.datasets import CUBWSOLDataset
 from provmm.datasets.wsol_metadata import load_wsol_metadata
 

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from provmm.datasets.provenance_manifest import load_provenance_manifest
-from provmm.datasets.synthetic import (BackgroundEditSpec,
+from provmm.data_prep.provenance_manifest import load_provenance_manifest
+from provmm.synthetic import (BackgroundEditSpec,
                                        SyntheticSpuriousSpec,
                                        ensure_background_edits,
                                        ensure_synthetic_spurious)
-from provmm.datasets.synthetic.spurious_task import (render_sample,
+from provmm.synthetic.spurious_task import (render_sample,
                                                      split_groups)
 from provmm.datasets.synthetic_spurious import (SyntheticSpuriousDataset,
                                                 ensure_provenance_masks)

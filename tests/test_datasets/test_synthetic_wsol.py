@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from provmm.datasets import SyntheticWSOLDataset, WSOLDataset
-from provmm.datasets.synthetic import (DOMAIN_NAMES, SyntheticWSOLSpec,
+from provmm.synthetic import (DOMAIN_NAMES, SyntheticWSOLSpec,
                                        ensure_synthetic_wsol, render_split)
 from provmm.datasets.wsol_metadata import load_wsol_metadata
 

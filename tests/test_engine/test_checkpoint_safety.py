@@ -10,7 +10,12 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import provmm  # noqa: F401  (registers the safe globals)
+from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
+
+
+@pytest.fixture(autouse=True)
+def _safe_globals():
+    register_checkpoint_safe_globals()
 
 
 class _ToyDataset(Dataset):

@@ -21,10 +21,11 @@ def test_resize_boxes_multiplies_before_dividing_like_the_reference():
     assert resize_boxes([[111, 0, 111, 0]], (888, 1), (224, 1))[0, 0] == 28
 
 
-def test_metadata_resized_boxes_delegate_to_resize_boxes():
+def test_metadata_boxes_resize_like_the_reference():
     meta = WSOLMetadata('root', ['a'], {'a': 0}, {'a': (500, 335)},
                         {'a': [(60.0, 27.0, 385.0, 331.0), (0, 0, 499, 334)]})
-    assert meta.resized_boxes('a') == [(26, 18, 172, 221), (0, 0, 223, 223)]
+    resized = resize_boxes(meta.boxes['a'], meta.image_sizes['a'], (224, 224))
+    assert resized.tolist() == [[26, 18, 172, 221], [0, 0, 223, 223]]
 
 
 @pytest.mark.parametrize('boxes, message', [

@@ -12,7 +12,7 @@ from provmm.evaluation.functional import (cam_thresholds, cam_to_scoremap,
                                           iou_fractions,
                                           largest_contour_correct_per_level,
                                           normalize_scoremap)
-from reference_wsol import reference_counts
+from provmm.evaluation.functional.wsol_reference import reference_counts
 
 IOUS = [30, 50, 70]
 

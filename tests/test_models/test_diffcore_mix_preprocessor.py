@@ -4,7 +4,6 @@ import torch
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.structures import DataSample
 
-import provmm  # noqa: F401
 from provmm.registry import MODELS
 
 MEAN, STD = [100., 110., 120.], [50., 60., 70.]

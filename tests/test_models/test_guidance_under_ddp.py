@@ -15,7 +15,6 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
-import provmm  # noqa: F401
 from provmm.registry import MODELS
 
 WORLD_SIZE = 2

@@ -4,7 +4,6 @@ import torch
 from mmengine.logging import MessageHub
 from mmpretrain.structures import DataSample
 
-import provmm  # noqa: F401
 from provmm.provenance.gradient_loss import provenance_gradient_loss
 from provmm.provenance.control_masks import random_pixel_mask
 from provmm.registry import MODELS

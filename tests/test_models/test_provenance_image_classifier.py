@@ -7,7 +7,6 @@ from mmengine.optim import OptimWrapper
 from mmpretrain.models import ImageClassifier
 from mmpretrain.structures import DataSample
 
-import provmm  # noqa: F401
 from provmm.provenance.gradient_loss import provenance_gradient_loss
 from provmm.registry import MODELS
 

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from mmpretrain.models.utils.batch_augments import CutMix, ResizeMix
 from mmpretrain.structures import DataSample
 
-import provmm  # noqa: F401
 from provmm.registry import BATCH_AUGMENTS, MODELS
 
 NUM_CLASSES = 5

@@ -12,6 +12,7 @@ import pytest
 
 from provmm.evaluation.functional import (cam_thresholds, cam_to_scoremap,
                                           resize_boxes)
+from provmm.evaluation.functional import wsol_reference as reference
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -24,9 +25,6 @@ def _load(path, name):
 
 
 eval_wsol = _load(osp.join(REPO, 'tools', 'eval_wsol.py'), 'eval_wsol')
-reference = _load(
-    osp.join(REPO, 'tests', 'test_evaluation', 'reference_wsol.py'),
-    'reference_wsol')
 
 # id, class, (W, H), boxes in original pixels
 IMAGES = [

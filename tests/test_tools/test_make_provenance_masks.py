@@ -151,7 +151,7 @@ def test_alia_import_feeds_the_mask_tool(tmp_path):
 @pytest.mark.parametrize('workers', [1, 2])
 def test_quiet_prints_nothing_and_returns_the_report(tmp_path, workers,
                                                      capfd):
-    from provmm.datasets.make_provenance_masks import make_provenance_masks
+    from provmm.data_prep.make_provenance_masks import make_provenance_masks
     manifest, targets = _write_dataset(tmp_path / 'data')
     report = make_provenance_masks(manifest, str(tmp_path / 'out'),
                                    workers=workers, quiet=True)

@@ -9,7 +9,7 @@ from mmengine import fileio
 from mmpretrain.datasets.transforms import PackInputs
 
 from provmm.registry import TRANSFORMS
-from ..filter_generated import load_generated_manifest
+from provmm.data_prep.filter_generated import load_generated_manifest
 
 
 @TRANSFORMS.register_module()

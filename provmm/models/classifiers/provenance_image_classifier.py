@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.models.classifiers import ImageClassifier
 
-from provmm.provenance.double_backward import cheap_double_backward
+from provmm.ops.double_backward import cheap_double_backward
 from provmm.registry import MODELS
 
 
@@ -32,7 +32,7 @@ class ProvenanceImageClassifier(ImageClassifier):
     ``predict`` does. Attention runs on the math SDPA kernel during the
     guided forward (fused kernels have no double backward). Convolutions,
     batch norms and ReLUs of the guided forward run through
-    :func:`~provmm.provenance.double_backward.cheap_double_backward`: the
+    :func:`~provmm.ops.double_backward.cheap_double_backward`: the
     same gradients from fewer, faster kernels (CPU ResNet-18: guided step
     2.7x -> 2.1x a plain step for hard labels, 3.9x -> 3.1x for soft). SyncBN,
     activation checkpointing (``with_cp``) and ``torch.compile`` cannot

@@ -88,8 +88,6 @@ def train_config():
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from provmm.utils.setup_env import register_all_modules
-    register_all_modules(init_default_scope=False)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
     parser.add_argument('--work-dir', required=True)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import provmm  # noqa: F401
 from provmm.registry import TRANSFORMS
 
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from provmm.provenance.double_backward import cheap_double_backward
-from provmm.provenance.double_backward.batch_norm import (
+from provmm.ops.double_backward import cheap_double_backward
+from provmm.ops.double_backward.batch_norm import (
     BatchNormInputGradient, channel_dot)
 from provmm.provenance.gradient_loss import provenance_gradient_loss
 

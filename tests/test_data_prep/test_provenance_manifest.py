@@ -2,8 +2,8 @@ import os.path as osp
 
 import pytest
 
-from provmm.datasets.alia_import import import_alia_edits, load_training_list
-from provmm.datasets.provenance_manifest import (ProvenancePair,
+from provmm.data_prep.alia_import import import_alia_edits, load_training_list
+from provmm.data_prep.provenance_manifest import (ProvenancePair,
                                                  dump_provenance_manifest,
                                                  load_provenance_manifest)
 

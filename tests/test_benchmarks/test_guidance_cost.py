@@ -2,9 +2,8 @@
 to the standard mmpretrain step (a smoke test on a tiny model, not timed)."""
 from mmpretrain.models import ImageClassifier
 
-import provmm  # noqa: F401
 from provmm.models.classifiers import ProvenanceImageClassifier
-from provmm.utils.guidance_benchmark import (PYTORCH_VARIANTS, VARIANTS,
+from provmm.benchmarks.guidance_cost import (PYTORCH_VARIANTS, VARIANTS,
                                              benchmark_guidance,
                                              build_benchmark_model,
                                              cpu_training_memory,

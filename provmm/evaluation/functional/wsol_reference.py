@@ -1,6 +1,6 @@
-"""A slow, literal port of the reference MaxBoxAcc definition
-(REFERENCE.md §3: one cv2.findContours per CAM threshold), the oracle the
-fast evaluator is compared against. Kept in tests only."""
+"""A slow, literal port of wsolevaluation's MaxBoxAcc (one cv2.findContours
+per CAM threshold; docs/metrics/wsol.md): the oracle that the fast evaluator
+is checked against by the tests and ``tools/benchmark_wsol_eval.py``."""
 import cv2
 import numpy as np
 

@@ -1,0 +1,1 @@
+"""Generic autograd operators, independent of provenance and OpenMMLab."""
