@@ -1,8 +1,24 @@
-from .edit_mask import DegenerateEditError, difference_image, otsu_provenance_mask  # noqa: F401,E501
-from .mask_report import summarize_masks  # noqa: F401
-from .cutmix import MixedBatch, box_provenance_mask, cutmix_box, paste_box, random_cutmix  # noqa: F401,E501
-from .resizemix import random_resizemix, resize_paste  # noqa: F401
-from .control_masks import random_pixel_mask, shifted_mask, unmasked_mask  # noqa: F401,E501
-from .gradient_loss import outside_provenance_share, provenance_gradient_loss  # noqa: F401,E501
-from .diffcore_mix import DiffCoReMixResult, diffcore_mix, random_patch_mask  # noqa: F401,E501
-from .generated_filter import HardCosineFiltration, hard_cosine_filter, mean_pairwise_cosine  # noqa: F401,E501
+"""Framework-free core (torch, numpy, OpenCV): provenance masks of mixes and
+edits, and the provenance gradient loss. See docs/method.md."""
+from .control_masks import random_pixel_mask, shifted_mask, unmasked_mask
+from .cutmix import (MixedBatch, box_provenance_mask, cutmix_box, draw_mix,
+                     paste_box, random_cutmix)
+from .diffcore_mix import DiffCoReMixResult, diffcore_mix, random_patch_mask
+from .edit_mask import (DegenerateEditError, difference_image,
+                        otsu_provenance_mask)
+from .generated_filter import (HardCosineFiltration, hard_cosine_filter,
+                               mean_pairwise_cosine)
+from .gradient_loss import (outside_provenance_share,
+                            provenance_gradient_loss)
+from .mask_report import summarize_masks
+from .resizemix import random_resizemix, resize_paste
+
+__all__ = [
+    'random_pixel_mask', 'shifted_mask', 'unmasked_mask', 'MixedBatch',
+    'box_provenance_mask', 'cutmix_box', 'draw_mix', 'paste_box',
+    'random_cutmix', 'DiffCoReMixResult', 'diffcore_mix', 'random_patch_mask',
+    'DegenerateEditError', 'difference_image', 'otsu_provenance_mask',
+    'HardCosineFiltration', 'hard_cosine_filter', 'mean_pairwise_cosine',
+    'outside_provenance_share', 'provenance_gradient_loss', 'summarize_masks',
+    'random_resizemix', 'resize_paste'
+]

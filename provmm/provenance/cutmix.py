@@ -15,12 +15,13 @@ Box sampling and the order in which it draws random numbers
 are those of mmpretrain's / timm's ``CutMix``, so equal seeds give equal
 boxes.
 """
-from typing import NamedTuple, Tuple
+from typing import Callable, NamedTuple, Tuple, TypeVar
 
 import numpy as np
 import torch
 
 Box = Tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open
+BoxDraw = TypeVar('BoxDraw')
 
 
 class MixedBatch(NamedTuple):
@@ -105,20 +106,40 @@ def paste_box(inputs: torch.Tensor, box: Box,
     return MixedBatch(mixed, mask, partner, mask_lam(mask))
 
 
+def draw_mix(batch_size: int, alpha: float,
+             draw_box: Callable[[float], BoxDraw],
+             lam_range: Tuple[float, float] = (0., 1.),
+             rng=np.random) -> Tuple[torch.Tensor, BoxDraw]:
+    """The random draws of one CutMix/ResizeMix batch, in mmpretrain's order:
+    ``lam ~ Beta(alpha, alpha)`` rescaled to ``lam_range``, the partners
+    (``torch.randperm``), then ``draw_box(lam)``.
+
+    Every mixing function here and in the batch augments draws through this
+    one, so that equal seeds give mmpretrain's boxes and partners.
+
+    Returns:
+        tuple: ``(partner (B,) long, draw_box(lam))``.
+    """
+    lam_min, lam_max = lam_range
+    lam = rng.beta(alpha, alpha) * (lam_max - lam_min) + lam_min
+    partner = torch.randperm(batch_size)
+    return partner, draw_box(lam)
+
+
 def random_cutmix(inputs: torch.Tensor, alpha: float,
                   rng=np.random) -> MixedBatch:
-    """CutMix with ``lam ~ Beta(alpha, alpha)`` and a random permutation.
-
-    Draws in mmpretrain's order: ``rng.beta``, ``torch.randperm``, the box.
+    """CutMix with ``lam ~ Beta(alpha, alpha)`` and a random permutation
+    (draws: :func:`draw_mix`).
 
     Args:
         inputs (Tensor): ``(B, C, H, W)``.
         alpha (float): Beta parameter (> 0).
         rng: ``np.random`` or a ``np.random.RandomState``.
     """
-    lam = rng.beta(alpha, alpha)
-    partner = torch.randperm(inputs.size(0))
-    box = cutmix_box(tuple(inputs.shape[-2:]), lam, rng=rng)
+    partner, box = draw_mix(
+        inputs.size(0), alpha,
+        lambda lam: cutmix_box(tuple(inputs.shape[-2:]), lam, rng=rng),
+        rng=rng)
     return paste_box(inputs, box, partner)
 
 

@@ -1,4 +1,5 @@
-"""DiffCoRe-Mix: real images mixed with generated counterparts (REFERENCE §2).
+"""DiffCoRe-Mix: real images mixed with generated counterparts
+(docs/method.md).
 
 DiffCoRe-Mix (Islam & Akhtar, "Context-guided responsible data augmentation
 with diffusion models", ICLR 2025 workshop) pairs every real image ``I`` with a

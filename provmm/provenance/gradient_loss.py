@@ -1,4 +1,5 @@
-"""Provenance gradient loss L_PG (paper Sec. 3.3, Eq. 9 and Eq. 10).
+"""Provenance gradient loss L_PG (paper Sec. 3.3, Eq. 9 and Eq. 10; the
+total loss is Eq. 1, ``L = L_cls + alpha * L_PG``; docs/method.md).
 
 For a synthetic input ``x~`` built from two sources A and B (``M = 1`` where
 the element comes from A, the sample's own label):
@@ -22,11 +23,11 @@ pixels), averaged over the batch. Input gradients are taken with
   can be dodged by moving the dependence into the other logits; both
   alternatives are invariant to a shift common to all logits.
 
-Per-sample second source (``label_b``): an entry ``< 0`` makes that sample
-hard-labelled (Eq. 10); an entry equal to ``label_a`` (a sample mixed with a
-sample of its own class, or not mixed at all) contributes nothing, because
-both sources then carry the same label and no region is foreign to it (Eq. 9
-with A = B would penalise the whole gradient).
+Which equation a sample takes is explicit: ``soft`` (``(B,)`` bool) marks
+the samples of Eq. 9, whose second label is ``label_b``; the others take
+Eq. 10 with their own label. A sample with nothing to penalise (a real,
+unmixed image, or one mixed with a sample of its own class) is a hard sample
+with ``M = 1``, whose Eq. 10 term is exactly 0.
 
 ``normalize=True`` (not in the paper) divides each sample's term by the
 energy of the same input gradients over the whole input, so the loss is the
@@ -59,8 +60,7 @@ def selected_outputs(logits: torch.Tensor, labels: torch.Tensor,
 
     Args:
         logits (Tensor): ``(B, K)`` class scores.
-        labels (Tensor): ``(B,)`` class indices (negative entries are read as
-            class 0; callers weight them out).
+        labels (Tensor): ``(B,)`` class indices.
         target (str): ``'logit'``, ``'log_softmax'`` or ``'margin'``.
 
     Returns:
@@ -69,7 +69,7 @@ def selected_outputs(logits: torch.Tensor, labels: torch.Tensor,
     if target not in TARGETS:
         raise ValueError(f'target must be one of {TARGETS}, got {target!r}')
     logits = at_least_fp32(logits)
-    index = labels.clamp(min=0).long().view(-1, 1)
+    index = labels.long().view(-1, 1)
     chosen = logits.gather(1, index).squeeze(1)
     if target == 'logit':
         return chosen
@@ -85,18 +85,17 @@ def provenance_input_gradients(
         label_a: torch.Tensor,
         label_b: Optional[torch.Tensor] = None,
         target: str = 'logit',
-        create_graph: bool = True
+        create_graph: bool = True,
+        soft: Optional[torch.Tensor] = None
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Input gradients ``grad_x f_A`` and ``grad_x f_B`` (FP32).
 
     Only the selected outputs are differentiated (one scalar per call), and
-    ``grad_x f_B`` only for samples with a second source (``label_b >= 0``
-    and ``!= label_a``); it is ``None`` when there is none.
+    ``grad_x f_B`` only for the Eq. 9 samples (zero for the others); it is
+    ``None`` when there is none.
 
     Two plain ``autograd.grad`` calls are used: one batched call
-    (``is_grads_batched=True``) made the whole guided step slower on CPU
-    (ResNet-18, 64 px, batch 16: 0.79 vs 0.70 s; REFERENCE.md Sec. 6 saw the
-    same).
+    (``is_grads_batched=True``) made the whole guided step slower on CPU.
 
     Args:
         inputs (Tensor): ``(B, ...)`` leaf the logits were computed from, with
@@ -106,12 +105,14 @@ def provenance_input_gradients(
         label_b (Tensor, optional): ``(B,)`` second-source labels.
         target (str): see :func:`selected_outputs`.
         create_graph (bool): keep the graph for double backprop.
+        soft (Tensor, optional): ``(B,)`` bool, the Eq. 9 samples; ``None``
+            means all samples when ``label_b`` is given.
 
     Returns:
         tuple: ``(grad_a, grad_b)``, each ``(B, ...)`` like ``inputs``.
     """
     f_a = selected_outputs(logits, label_a, target)
-    soft = _soft_samples(label_a, label_b)
+    soft = soft_weights(label_b, soft, label_a)
     need_b = soft is not None and bool(soft.any())
     (grad_a, ) = torch.autograd.grad(
         f_a.sum(), inputs, create_graph=create_graph, retain_graph=True)
@@ -128,18 +129,18 @@ def provenance_input_gradients(
 def provenance_gradient_penalty(grad_a: torch.Tensor,
                                 grad_b: Optional[torch.Tensor],
                                 mask: torch.Tensor,
-                                label_a: torch.Tensor,
-                                label_b: Optional[torch.Tensor] = None,
+                                soft: Optional[torch.Tensor] = None,
                                 normalize: bool = False) -> torch.Tensor:
     """Eq. 9 / Eq. 10 from precomputed input gradients, mean over the batch.
 
     Args:
         grad_a (Tensor): ``(B, C, ...)`` gradient of ``f_A``.
-        grad_b (Tensor, optional): ``(B, C, ...)`` gradient of ``f_B``.
+        grad_b (Tensor, optional): ``(B, C, ...)`` gradient of ``f_B``
+            (zero for the samples that are not ``soft``).
         mask (Tensor): ``(B, C, ...)`` or ``(B, ...)`` without the channel
             axis (broadcast over channels); ``1`` = comes from A.
-        label_a (Tensor): ``(B,)``.
-        label_b (Tensor, optional): ``(B,)``; see the module docstring.
+        soft (Tensor, optional): ``(B,)`` bool or 0/1, the Eq. 9 samples;
+            ``None``: every sample takes Eq. 10.
         normalize (bool): divide each sample's term by the energy of its
             penalised gradients over the whole input (see the module
             docstring). Defaults to False (the paper).
@@ -152,18 +153,13 @@ def provenance_gradient_penalty(grad_a: torch.Tensor,
     with torch.autocast(grad_a.device.type, enabled=False):
         residual = (1 - mask) * grad_a
         total = grad_a.pow(2).flatten(1).sum(1) if normalize else None
-        soft = _soft_samples(label_a, label_b)
-        if soft is not None:
-            soft = soft.view(-1, *([1] * (grad_a.dim() - 1)))
-            # A sample whose two sources share a label has nothing to penalise.
-            hard = (label_b.to(soft.device) < 0).to(soft).view_as(soft)
-            residual = residual * (soft + hard)
-            if grad_b is not None:
-                grad_b = at_least_fp32(grad_b)
-                residual = residual + soft * mask * grad_b
-                if normalize:
-                    total = total + soft.flatten() * grad_b.pow(2).flatten(
-                        1).sum(1)
+        if soft is not None and grad_b is not None:
+            soft = soft.to(grad_a).view(-1, *([1] * (grad_a.dim() - 1)))
+            grad_b = at_least_fp32(grad_b)
+            residual = residual + soft * mask * grad_b
+            if normalize:
+                total = total + soft.flatten() * grad_b.pow(2).flatten(
+                    1).sum(1)
         per_sample = residual.pow(2).flatten(1).sum(1)
         if normalize:
             # 0 / 0 (no gradient at all) counts as no foreign share
@@ -201,8 +197,11 @@ def provenance_gradient_loss(inputs: torch.Tensor,
                              label_a: torch.Tensor,
                              label_b: Optional[torch.Tensor] = None,
                              target: str = 'logit',
-                             normalize: bool = False) -> torch.Tensor:
-    """L_PG of Eq. 9 (``label_b`` given) or Eq. 10 (``label_b=None``).
+                             normalize: bool = False,
+                             soft: Optional[torch.Tensor] = None
+                             ) -> torch.Tensor:
+    """L_PG of Eq. 9 (``label_b`` given) or Eq. 10 (``label_b=None``), or a
+    mix of both chosen per sample by ``soft``.
 
     Args:
         inputs (Tensor): ``(B, C, ...)`` with ``requires_grad=True``; the
@@ -210,26 +209,30 @@ def provenance_gradient_loss(inputs: torch.Tensor,
         logits (Tensor): ``(B, K)``.
         mask (Tensor): ``(B, C, ...)`` or ``(B, ...)``; 1 = from A (own label).
         label_a (Tensor): ``(B,)`` own labels.
-        label_b (Tensor, optional): ``(B,)`` partner labels (Eq. 9); entries
-            ``< 0`` are hard-labelled samples (Eq. 10).
+        label_b (Tensor, optional): ``(B,)`` partner labels (Eq. 9).
         target (str): ``'logit'`` (paper), ``'log_softmax'`` or ``'margin'``.
         normalize (bool): the foreign *share* of the gradient energy instead
             of its squared norm (not in the paper; see the module docstring).
+        soft (Tensor, optional): ``(B,)`` bool, the samples that take Eq. 9;
+            the others take Eq. 10. ``None``: all samples take Eq. 9 when
+            ``label_b`` is given, Eq. 10 otherwise.
 
     Returns:
         Tensor: scalar FP32 loss, differentiable w.r.t. the model weights.
     """
-    check_provenance_inputs(inputs, logits, mask, label_a, label_b)
+    check_provenance_inputs(inputs, logits, mask, label_a, label_b, soft)
+    soft = soft_weights(label_b, soft, label_a)
     grad_a, grad_b = provenance_input_gradients(inputs, logits, label_a,
-                                                label_b, target)
-    return provenance_gradient_penalty(grad_a, grad_b, mask, label_a, label_b,
-                                       normalize)
+                                                label_b, target, soft=soft)
+    return provenance_gradient_penalty(grad_a, grad_b, mask, soft, normalize)
 
 
 def check_provenance_inputs(inputs: torch.Tensor, logits: torch.Tensor,
                             mask: torch.Tensor, label_a: torch.Tensor,
-                            label_b: Optional[torch.Tensor]) -> None:
-    """Raise a ``ValueError`` naming the argument whose shape is wrong."""
+                            label_b: Optional[torch.Tensor] = None,
+                            soft: Optional[torch.Tensor] = None) -> None:
+    """Raise a ``ValueError`` naming the argument whose shape or value is
+    wrong."""
     if not inputs.requires_grad:
         raise ValueError('inputs must have requires_grad=True and be the '
                          'tensor the logits were computed from')
@@ -237,10 +240,18 @@ def check_provenance_inputs(inputs: torch.Tensor, logits: torch.Tensor,
     if logits.dim() != 2 or logits.shape[0] != batch:
         raise ValueError(f'logits must be (B={batch}, K), got '
                          f'{tuple(logits.shape)}')
-    for name, labels in (('label_a', label_a), ('label_b', label_b)):
+    for name, labels in (('label_a', label_a), ('label_b', label_b),
+                         ('soft', soft)):
         if labels is not None and tuple(labels.shape) != (batch, ):
             raise ValueError(f'{name} must be ({batch},), got '
                              f'{tuple(labels.shape)}')
+    for name, labels in (('label_a', label_a), ('label_b', label_b)):
+        if labels is not None and labels.numel() and (
+                int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
+            raise ValueError(f'{name} must hold class indices in [0, '
+                             f'{logits.shape[1]}), got {labels.tolist()}')
+    if soft is not None and label_b is None:
+        raise ValueError('soft marks Eq. 9 samples and needs label_b')
     _broadcast_mask(mask, inputs)
 
 
@@ -251,13 +262,16 @@ def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.float()
 
 
-def _soft_samples(label_a: torch.Tensor,
-                  label_b: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-    """``(B,)`` float, 1 where Eq. 9 applies; ``None`` when all are hard."""
+def soft_weights(label_b: Optional[torch.Tensor],
+                 soft: Optional[torch.Tensor],
+                 like: torch.Tensor) -> Optional[torch.Tensor]:
+    """``(B,)`` float, 1 where Eq. 9 applies (all samples when ``soft`` is
+    ``None`` and ``label_b`` is given); ``None`` when every sample is hard."""
     if label_b is None:
         return None
-    label_b = label_b.to(label_a.device)
-    return ((label_b >= 0) & (label_b != label_a)).float()
+    if soft is None:
+        return torch.ones(like.shape[0], device=like.device)
+    return soft.to(like.device).float()
 
 
 def _broadcast_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

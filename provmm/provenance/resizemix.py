@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .cutmix import (Box, MixedBatch, _check_batch, box_provenance_mask,
-                     cutmix_box, mask_lam)
+                     cutmix_box, draw_mix, mask_lam)
 
 
 def resize_paste(inputs: torch.Tensor, box: Box, partner: torch.Tensor,
@@ -50,8 +50,8 @@ def random_resizemix(inputs: torch.Tensor,
                      interpolation: str = 'bilinear',
                      rng=np.random) -> MixedBatch:
     """ResizeMix with mmpretrain's sampling (see the module docstring)."""
-    lam = rng.beta(alpha, alpha)
-    lam = lam * (lam_max - lam_min) + lam_min
-    partner = torch.randperm(inputs.size(0))
-    box = cutmix_box(tuple(inputs.shape[-2:]), lam, rng=rng)
+    partner, box = draw_mix(
+        inputs.size(0), alpha,
+        lambda lam: cutmix_box(tuple(inputs.shape[-2:]), lam, rng=rng),
+        (lam_min, lam_max), rng)
     return resize_paste(inputs, box, partner, interpolation)

@@ -26,7 +26,7 @@ def _model():
     torch.manual_seed(0)
     return MODELS.build(
         dict(type='ProvenanceImageClassifier',
-             data_preprocessor=dict(type='ClsDataPreprocessor',
+             data_preprocessor=dict(type='ProvenanceMixBatchAugment',
                                     mean=[127.5] * 3, std=[64.0] * 3),
              backbone=dict(type='ResNet', depth=18, stem_channels=8,
                            base_channels=8, out_indices=(3, )),

@@ -23,10 +23,21 @@ def _problem():
         sample.prov_mask = masks[i] if partners[i] != i else torch.ones(H, W)
         sample.mix_partner = partners[i]
         sample.gt_label_b = torch.tensor([labels[partners[i]]])
+        sample.guidance = 'soft' if partners[i] != i else 'none'
         samples.append(sample)
     # Sample 3 is an edited, unmixed image with a pipeline mask (Eq. 10).
     samples[3].prov_mask = masks[3]
+    samples[3].guidance = 'hard'
     return x, weight, samples
+
+
+SOFT = torch.tensor([True, True, False, False])
+LABEL_B = torch.tensor([1, 0, 2, 3])
+
+
+def _soft_only(mask):
+    """The mask 'soft' mode penalises: M = 1 for the samples not soft."""
+    return torch.where(SOFT.view(-1, 1, 1), mask, torch.ones_like(mask))
 
 
 def _forward(loss_cfg, x, weight, samples, loss_cls=None):
@@ -36,11 +47,12 @@ def _forward(loss_cfg, x, weight, samples, loss_cls=None):
     return module(inputs, logits, samples, loss_cls), inputs, logits
 
 
-def _reference(x, weight, mask, label_a, label_b, target='logit'):
+def _reference(x, weight, mask, label_a, label_b, target='logit',
+               soft=None):
     inputs = x.clone().requires_grad_(True)
     logits = inputs.flatten(1) @ weight.t()
     return provenance_gradient_loss(inputs, logits, mask, label_a, label_b,
-                                    target)
+                                    target, soft=soft)
 
 
 def test_modes_select_eq9_eq10_per_sample():
@@ -48,14 +60,15 @@ def test_modes_select_eq9_eq10_per_sample():
     mask = torch.stack([s.prov_mask for s in samples])
     label_a = torch.tensor([0, 1, 2, 3])
     alpha = 0.3
-    for mode, label_b in (('soft', torch.tensor([1, 0, 2, 3])),
-                          ('hard', None),
-                          ('auto', torch.tensor([1, 0, -1, -1]))):
+    for mode, mode_mask, label_b, soft in (
+            ('soft', _soft_only(mask), LABEL_B, SOFT),
+            ('hard', mask, None, None),
+            ('auto', mask, LABEL_B, SOFT)):
         out, _, _ = _forward(
             dict(type='ProvenanceGradientLoss', loss_weight=alpha, mode=mode,
                  target='margin'), x, weight, samples)
-        expected = alpha * _reference(x, weight, mask, label_a, label_b,
-                                      'margin')
+        expected = alpha * _reference(x, weight, mode_mask, label_a, label_b,
+                                      'margin', soft)
         torch.testing.assert_close(out['loss_pg'], expected)
 
 
@@ -90,9 +103,9 @@ def test_random_control_uses_a_random_mask_of_the_same_mean():
         dict(type='ProvenanceGradientLoss', loss_weight=1.0, mode='soft',
              mask_mode='random'), x, weight, samples)
     torch.manual_seed(5)
-    random_mask = random_pixel_mask(mask)
+    random_mask = random_pixel_mask(_soft_only(mask))
     expected = _reference(x, weight, random_mask, torch.tensor([0, 1, 2, 3]),
-                          torch.tensor([1, 0, 2, 3]))
+                          LABEL_B, soft=SOFT)
     torch.testing.assert_close(out['loss_pg'], expected)
     # The diagnostic still measures against the true provenance.
     true_out, _, _ = _forward(
@@ -139,14 +152,24 @@ def test_invalid_settings_and_missing_fields_are_refused():
         with pytest.raises(ValueError, match='ProvenanceGradientLoss'):
             MODELS.build(dict(type='ProvenanceGradientLoss', **bad))
     x, weight, samples = _problem()
-    del samples[0].gt_label_b
-    with pytest.raises(ValueError, match='sample 0 has no gt_label_b'):
-        _forward(dict(type='ProvenanceGradientLoss', mode='soft'), x, weight,
-                 samples)
-    samples = _problem()[2]
-    samples[1].prov_mask = torch.ones(H + 1, W)
-    with pytest.raises(ValueError, match='sample 1 has prov_mask'):
+    with pytest.raises(ValueError, match='4 data samples for a batch of 3'):
+        _forward(dict(type='ProvenanceGradientLoss'), x[:3], weight, samples)
+
+
+def test_batch_without_provenance_names_the_preprocessor_to_use():
+    # What mmpretrain's ClsDataPreprocessor + CutMix hands over: labels only.
+    x, weight, _ = _problem()
+    samples = [DataSample().set_gt_label(i) for i in range(B)]
+    with pytest.raises(ValueError) as error:
         _forward(dict(type='ProvenanceGradientLoss'), x, weight, samples)
+    assert str(error.value) == (
+        "ProvenanceGradientLoss: the batch carries no provenance (data "
+        "samples lack ['prov_mask', 'guidance', 'gt_label_b']). Use the data "
+        "preprocessor dict(type='provmm.ProvenanceMixBatchAugment', "
+        "augments=[dict(type='provmm.ProvenanceCutMix', alpha=1.0)]) (or "
+        "provmm.ProvenanceResizeMix / DiffCoReMixPreprocessor) instead of "
+        "ClsDataPreprocessor with mmpretrain's CutMix: only these record "
+        "where each pixel comes from")
 
 
 def test_batch_without_anything_to_penalise_skips_double_backprop():
@@ -155,6 +178,7 @@ def test_batch_without_anything_to_penalise_skips_double_backprop():
         sample.mix_partner = i
         sample.gt_label_b = sample.gt_label
         sample.prov_mask = torch.ones(H, W)
+        sample.guidance = 'none'
     out, _, _ = _forward(dict(type='ProvenanceGradientLoss', mode='auto'),
                          x, weight, samples, torch.tensor(1.0))
     assert out['loss_pg'].item() == 0 and not out['loss_pg'].requires_grad
@@ -170,8 +194,8 @@ def test_normalize_option_reaches_the_core():
     inputs = x.clone().requires_grad_(True)
     logits = inputs.flatten(1) @ weight.t()
     expected = 2.0 * provenance_gradient_loss(
-        inputs, logits, mask, torch.tensor([0, 1, 2, 3]),
-        torch.tensor([1, 0, -1, -1]), normalize=True)
+        inputs, logits, mask, torch.tensor([0, 1, 2, 3]), LABEL_B,
+        normalize=True, soft=SOFT)
     torch.testing.assert_close(out['loss_pg'], expected)
     assert 0 < out['loss_pg'].item() < 2.0
 
@@ -182,7 +206,7 @@ def test_shifted_control_uses_the_rolled_true_mask():
     out, _, _ = _forward(
         dict(type='ProvenanceGradientLoss', loss_weight=1.0, mode='soft',
              mask_mode='shifted'), x, weight, samples)
-    rolled = torch.roll(mask, (H // 2, W // 2), dims=(1, 2))
+    rolled = torch.roll(_soft_only(mask), (H // 2, W // 2), dims=(1, 2))
     expected = _reference(x, weight, rolled, torch.tensor([0, 1, 2, 3]),
-                          torch.tensor([1, 0, 2, 3]))
+                          LABEL_B, soft=SOFT)
     torch.testing.assert_close(out['loss_pg'], expected)

@@ -49,6 +49,7 @@ def _mixed_samples(batch=4):
         sample.prov_mask = mask
         sample.mix_partner = partner
         sample.gt_label_b = torch.tensor([partner % NUM_CLASSES])
+        sample.guidance = 'soft'
         sample.mix_lam = lam
         samples.append(sample)
     return samples

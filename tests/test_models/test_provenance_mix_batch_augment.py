@@ -1,6 +1,7 @@
 """ProvenanceMixBatchAugment / ProvenanceCutMix / ProvenanceResizeMix equal
 mmpretrain's with the same seeds and attach exact provenance."""
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -120,8 +121,9 @@ def test_attached_provenance_is_consistent(augment):
             m = sample.prov_mask
             if partner == i or int(samples[partner].gt_label) == own:
                 # Every element carries the own label.
-                assert bool((m == 1).all())
+                assert bool((m == 1).all()) and sample.guidance == 'none'
                 continue
+            assert sample.guidance == 'soft'
             # The own-label weight of the soft label is the area lam.
             assert float(sample.gt_score[own]) == pytest.approx(
                 sample.mix_lam, abs=1e-6)
@@ -174,11 +176,13 @@ def test_pipeline_mask_is_kept_unmixed_and_combined_when_mixed():
                            edited * plain['data_samples'][0].prov_mask)
 
 
-def test_pipeline_mask_of_wrong_size_is_refused():
+def test_pipeline_mask_larger_than_the_batch_is_refused():
     data = _data()
     data['data_samples'][2].prov_mask = torch.ones(H + 1, W)
     preprocessor = _ours([dict(type='ProvenanceCutMix', alpha=1.0)], [1.0])
-    with pytest.raises(ValueError, match='sample 2.*final input size'):
+    with pytest.raises(ValueError, match=re.escape(
+            f'sample 2 (?): prov_mask ({H + 1}, {W}) is larger than the '
+            f'batch input ({H}, {W})')):
         _run(preprocessor, 0, data)
 
 
@@ -191,3 +195,36 @@ def test_no_provenance_fields_outside_training():
     preprocessor = _ours([dict(type='ProvenanceCutMix', alpha=1.0)], [1.0])
     out = preprocessor(_data(), training=False)
     assert not any('prov_mask' in s for s in out['data_samples'])
+
+
+@pytest.mark.parametrize('to_onehot', [False, True])
+def test_without_augments_it_is_cls_data_preprocessor(to_onehot):
+    cfg = dict(num_classes=NUM_CLASSES, mean=MEAN, std=STD,
+               to_onehot=to_onehot, pad_size_divisor=8)
+    ours = MODELS.build(dict(cfg, type='ProvenanceMixBatchAugment'))
+    reference = MODELS.build(dict(cfg, type='ClsDataPreprocessor'))
+    assert ours.to_onehot is to_onehot
+    data = _data()
+    data['data_samples'][1].prov_mask = torch.zeros(H, W)  # an edited image
+    out, ref = _run(ours, 0, data), _run(reference, 0, _data())
+    assert torch.equal(out['inputs'], ref['inputs'])
+    assert out['inputs'].shape[-2:] == (24, 24)  # padded to a multiple of 8
+    for i, (sample, ref_sample) in enumerate(zip(out['data_samples'],
+                                                 ref['data_samples'])):
+        assert torch.equal(sample.gt_label, ref_sample.gt_label)
+        assert ('gt_score' in sample) is to_onehot
+        if to_onehot:
+            assert torch.equal(sample.gt_score, ref_sample.gt_score)
+        assert (sample.mix_partner, sample.mix_lam) == (i, 1.0)
+        assert torch.equal(sample.gt_label_b, sample.gt_label)
+        expected = torch.ones(24, 24)
+        if i == 1:
+            expected[:H, :W] = 0  # padded pixels come from no source: 1
+        assert torch.equal(sample.prov_mask, expected)
+        assert sample.guidance == ('hard' if i == 1 else 'none')
+
+
+def test_augments_switch_on_onehot_as_mmpretrain_does():
+    ours = _ours([dict(type='ProvenanceCutMix', alpha=1.0)], [1.0])
+    reference = _reference([dict(type='CutMix', alpha=1.0)], [1.0])
+    assert ours.to_onehot is True and reference.to_onehot is True

@@ -38,7 +38,10 @@ def _problem(seed=0):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(4, 3, 8, 8, generator=generator, dtype=torch.float64)
     mask = (torch.rand(4, 8, 8, generator=generator) > 0.5).double()
-    return x, mask, torch.tensor([0, 1, 2, 3]), torch.tensor([1, 2, -1, 0])
+    return x, mask, torch.tensor([0, 1, 2, 3]), torch.tensor([1, 2, 0, 0])
+
+
+SOFT = torch.tensor([True, True, False, True])  # sample 2 takes Eq. 10
 
 
 def _total_loss_grads(net, x, mask, label_a, label_b, cheap):
@@ -49,8 +52,9 @@ def _total_loss_grads(net, x, mask, label_a, label_b, cheap):
             logits = net(inputs)
     else:
         logits = net(inputs)
-    loss_pg = provenance_gradient_loss(inputs, logits, mask, label_a,
-                                       label_b, 'margin')
+    loss_pg = provenance_gradient_loss(
+        inputs, logits, mask, label_a, label_b, 'margin',
+        soft=None if label_b is None else SOFT)
     if cheap:
         guided.input_gradients_taken()
     (logits.logsumexp(1).mean() + loss_pg).backward()
@@ -95,7 +99,7 @@ def test_penalty_weight_gradient_matches_finite_differences():
                                                               weights)),
                                                 (inputs, ))
         return provenance_gradient_loss(inputs, logits, mask, label_a,
-                                        label_b)
+                                        label_b, soft=SOFT)
 
     weights = [net.get_parameter(name).detach().clone().requires_grad_(True)
                for name in names]

@@ -94,7 +94,8 @@ def test_gradcheck_through_double_backward_of_tanh_mlp(normalize):
     torch.manual_seed(0)
     x = torch.randn(3, 2, 2, 2, dtype=torch.float64)
     mask = (torch.rand(3, 2, 2) > 0.5).double()
-    label_a, label_b = torch.tensor([0, 1, 2]), torch.tensor([1, -1, 0])
+    label_a, label_b = torch.tensor([0, 1, 2]), torch.tensor([1, 0, 0])
+    soft = torch.tensor([True, False, True])
     w1 = torch.randn(5, 8, dtype=torch.float64, requires_grad=True)
     w2 = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
 
@@ -103,7 +104,8 @@ def test_gradcheck_through_double_backward_of_tanh_mlp(normalize):
         logits = torch.tanh(inputs.flatten(1) @ w1.t()) @ w2.t()
         return provenance_gradient_loss(inputs, logits, mask, label_a,
                                         label_b, target='margin',
-                                        normalize=normalize).double()
+                                        normalize=normalize,
+                                        soft=soft).double()
 
     assert torch.autograd.gradcheck(loss_of_weights, (w1, w2))
 
@@ -117,18 +119,30 @@ def test_mask_with_and_without_channel_axis_agree():
     torch.testing.assert_close(without, with_axis)
 
 
-def test_same_label_and_unmixed_samples_add_nothing_in_soft_mode():
-    x, weight, bias, mask, label_a, _ = _linear_problem()
-    label_b = label_a.clone()  # A = B: not mixed, or mixed with own class
-    loss = _linear_loss(x, weight, bias, mask, label_a, label_b, 'logit')
+def test_hard_samples_with_an_all_ones_mask_add_nothing():
+    # Not mixed, or mixed with the own class: nothing is foreign (M = 1).
+    x, weight, bias, _, label_a, label_b = _linear_problem()
+    inputs = x.clone().requires_grad_(True)
+    loss = provenance_gradient_loss(
+        inputs, inputs.flatten(1) @ weight.t() + bias, torch.ones(B, H, W),
+        label_a, label_b, soft=torch.zeros(B, dtype=torch.bool))
     assert loss.item() == 0
 
 
-def test_negative_label_b_makes_that_sample_hard_labelled():
+def test_literal_eq9_with_equal_labels_penalises_the_whole_gradient():
+    x, weight, bias, mask, label_a, _ = _linear_problem()
+    loss = _linear_loss(x, weight, bias, mask, label_a, label_a, 'logit')
+    expected = weight[label_a].pow(2).sum(1).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_soft_flag_chooses_eq9_or_eq10_per_sample():
     x, weight, bias, mask, label_a, label_b = _linear_problem()
-    mixed = label_b.clone()
-    mixed[1] = -1
-    loss = _linear_loss(x, weight, bias, mask, label_a, mixed, 'logit')
+    inputs = x.clone().requires_grad_(True)
+    soft = torch.tensor([True, False, True, True])
+    loss = provenance_gradient_loss(
+        inputs, inputs.flatten(1) @ weight.t() + bias, mask, label_a,
+        label_b, soft=soft)
     # Per-sample terms: sample 1 from Eq. 10, the others from Eq. 9.
     per_soft = _per_sample(x, weight, bias, mask, label_a, label_b)
     per_hard = _per_sample(x, weight, bias, mask, label_a, None)
@@ -197,6 +211,14 @@ def test_bad_shapes_and_missing_requires_grad_raise_clear_errors():
         provenance_gradient_loss(inputs, logits, mask[:, :2], label_a)
     with pytest.raises(ValueError, match='label_b must be'):
         provenance_gradient_loss(inputs, logits, mask, label_a, label_b[:2])
+    with pytest.raises(ValueError, match=r'label_b must hold class indices '
+                       r'in \[0, 5\), got \[4, -1, 0, 1\]'):
+        provenance_gradient_loss(inputs, logits, mask, label_a,
+                                 torch.tensor([4, -1, 0, 1]))
+    with pytest.raises(ValueError, match='soft marks Eq. 9 samples and '
+                       'needs label_b'):
+        provenance_gradient_loss(inputs, logits, mask, label_a,
+                                 soft=torch.ones(B, dtype=torch.bool))
     with pytest.raises(ValueError, match='target must be'):
         provenance_gradient_loss(inputs, logits, mask, label_a, None, 'prob')
 

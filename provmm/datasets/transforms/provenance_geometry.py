@@ -7,7 +7,9 @@ its random parameters with the parent's own method (so the sampling is the
 parent's, draw for draw) and applies the same geometry to
 ``results['prov_mask']`` with nearest interpolation, so that a mask of 0/1
 stays 0/1 (paper Sec. 3.2.3: the mask follows every geometric transform of
-the image). Without ``prov_mask`` in ``results`` they behave as the parent.
+the image). Where the parent has a hook for segmentation maps
+(``_resize_seg``, ``_crop_seg_map``) the mask is moved in it. Without
+``prov_mask`` in ``results`` they behave as the parent.
 """
 from typing import Tuple
 
@@ -61,15 +63,15 @@ def _resize_mask_to_image(results: dict, backend: str) -> None:
 
 @TRANSFORMS.register_module()
 class ProvenanceResize(Resize):
-    """mmcv ``Resize`` that also resizes ``prov_mask`` (nearest).
+    """mmcv ``Resize`` that also resizes ``prov_mask`` (nearest), in mmcv's
+    own hook for segmentation maps.
 
     Same arguments as :class:`mmcv.transforms.Resize`.
     """
 
-    def transform(self, results: dict) -> dict:
-        results = super().transform(results)
+    def _resize_seg(self, results: dict) -> None:
+        super()._resize_seg(results)
         _resize_mask_to_image(results, self.backend)
-        return results
 
 
 @TRANSFORMS.register_module()
@@ -197,6 +199,7 @@ class ProvenanceRandomFlip(RandomFlip):
     """
 
     def _flip(self, results: dict) -> None:
+        # Not mmcv's _flip_seg_map: it also swaps label ids (swap_seg_labels)
         super()._flip(results)
         if results.get(MASK_KEY) is not None:
             results[MASK_KEY] = mmcv.imflip(

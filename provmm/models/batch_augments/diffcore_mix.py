@@ -10,7 +10,7 @@ from provmm.registry import BATCH_AUGMENTS
 
 @BATCH_AUGMENTS.register_module()
 class DiffCoReMix:
-    """DiffCoRe-Mix (Islam & Akhtar, ICLR 2025 workshop; REFERENCE.md §2).
+    """DiffCoRe-Mix (Islam & Akhtar, ICLR 2025 workshop; docs/method.md).
 
     Each real image ``I`` with a generated counterpart ``G`` of its class is
     replaced, with probability ``mix_prob``, by ``lam * I + (1 - lam) * G``

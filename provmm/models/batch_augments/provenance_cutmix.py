@@ -2,11 +2,10 @@
 provenance."""
 from typing import Tuple
 
-import numpy as np
 import torch
 from mmpretrain.models.utils.batch_augments import CutMix
 
-from provmm.provenance.cutmix import MixedBatch, paste_box
+from provmm.provenance.cutmix import MixedBatch, draw_mix, paste_box
 from provmm.registry import BATCH_AUGMENTS
 
 
@@ -29,9 +28,9 @@ class ProvenanceCutMix(CutMix):
             tuple: the ``MixedBatch`` and the mixed ``(B, K)`` scores
             (mmpretrain's ``lam * y + (1 - lam) * y[partner]``).
         """
-        lam = np.random.beta(self.alpha, self.alpha)
-        partner = torch.randperm(batch_inputs.size(0))
-        box, lam = self.cutmix_bbox_and_lam(batch_inputs.shape[-2:], lam)
+        partner, (box, lam) = draw_mix(
+            batch_inputs.size(0), self.alpha,
+            lambda lam: self.cutmix_bbox_and_lam(batch_inputs.shape[-2:], lam))
         mixed = paste_box(batch_inputs, box, partner)
         scores = lam * batch_scores + (1 - lam) * batch_scores[partner, :]
         return mixed, scores

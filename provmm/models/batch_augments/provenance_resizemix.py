@@ -2,11 +2,10 @@
 provenance."""
 from typing import Tuple
 
-import numpy as np
 import torch
 from mmpretrain.models.utils.batch_augments import ResizeMix
 
-from provmm.provenance.cutmix import MixedBatch
+from provmm.provenance.cutmix import MixedBatch, draw_mix
 from provmm.provenance.resizemix import resize_paste
 from provmm.registry import BATCH_AUGMENTS
 
@@ -25,10 +24,10 @@ class ProvenanceResizeMix(ResizeMix):
             self, batch_inputs: torch.Tensor, batch_scores: torch.Tensor
     ) -> Tuple[MixedBatch, torch.Tensor]:
         """See :meth:`ProvenanceCutMix.mix_with_provenance`."""
-        lam = np.random.beta(self.alpha, self.alpha)
-        lam = lam * (self.lam_max - self.lam_min) + self.lam_min
-        partner = torch.randperm(batch_inputs.size(0))
-        box, lam = self.cutmix_bbox_and_lam(batch_inputs.shape[-2:], lam)
+        partner, (box, lam) = draw_mix(
+            batch_inputs.size(0), self.alpha,
+            lambda lam: self.cutmix_bbox_and_lam(batch_inputs.shape[-2:], lam),
+            (self.lam_min, self.lam_max))
         mixed = resize_paste(batch_inputs, box, partner, self.interpolation)
         scores = lam * batch_scores + (1 - lam) * batch_scores[partner, :]
         return mixed, scores

@@ -1,4 +1,4 @@
-"""``ProvenanceImageClassifier``: ``L = L_cls + alpha * L_PG`` (Eq. 8)."""
+"""``ProvenanceImageClassifier``: ``L = L_cls + alpha * L_PG`` (paper Eq. 1)."""
 import copy
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Tuple
@@ -33,8 +33,7 @@ class ProvenanceImageClassifier(ImageClassifier):
     guided forward (fused kernels have no double backward). Convolutions,
     batch norms and ReLUs of the guided forward run through
     :func:`~provmm.ops.double_backward.cheap_double_backward`: the
-    same gradients from fewer, faster kernels (CPU ResNet-18: guided step
-    2.7x -> 2.1x a plain step for hard labels, 3.9x -> 3.1x for soft). SyncBN,
+    same gradients from fewer, faster kernels. SyncBN,
     activation checkpointing (``with_cp``) and ``torch.compile`` cannot
     double-backprop and are refused with an error.
 
@@ -63,7 +62,13 @@ class ProvenanceImageClassifier(ImageClassifier):
         # provmm modules outside default_scope='provmm').
         if data_preprocessor is None or isinstance(data_preprocessor, dict):
             data_preprocessor = copy.deepcopy(data_preprocessor or {})
-            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
+            # Guidance needs the provenance fields that only provmm's
+            # preprocessor writes; without augments it is ClsDataPreprocessor.
+            # (scoped: the default scope may be another project's).
+            data_preprocessor.setdefault(
+                'type', 'mmpretrain.ClsDataPreprocessor'
+                if provenance_loss is None else
+                'provmm.ProvenanceMixBatchAugment')
             data_preprocessor.setdefault('batch_augments', train_cfg)
         backbone, neck, head, data_preprocessor = (
             MODELS.build(cfg) if isinstance(cfg, dict) else cfg

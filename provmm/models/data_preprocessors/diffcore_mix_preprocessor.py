@@ -60,7 +60,7 @@ class DiffCoReMixPreprocessor(ProvenanceMixBatchAugment):
         super().__init__(augments=augments, probs=probs,
                          batch_augments=batch_augments, **kwargs)
         if diffcore_mix is None:
-            diffcore_mix = dict(type='DiffCoReMix')
+            diffcore_mix = dict(type='provmm.DiffCoReMix')
         if isinstance(diffcore_mix, dict):
             diffcore_mix = BATCH_AUGMENTS.build(diffcore_mix)
         self.diffcore_mix = diffcore_mix

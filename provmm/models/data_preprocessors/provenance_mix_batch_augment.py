@@ -1,10 +1,13 @@
 """``ProvenanceMixBatchAugment``: ``ClsDataPreprocessor`` + mix provenance."""
 import copy
+import logging
 from numbers import Number
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.models.utils.batch_augments import RandomBatchAugment
 
@@ -52,26 +55,31 @@ class ProvenanceRandomBatchAugment(RandomBatchAugment):
 class ProvenanceMixBatchAugment(ClsDataPreprocessor):
     """Data preprocessor that mixes batches and records their provenance.
 
-    Normalisation, padding, labels and mixing are mmpretrain's
-    ``ClsDataPreprocessor`` with
+    A drop-in for mmpretrain's ``ClsDataPreprocessor``: normalisation,
+    padding, labels and mixing are its own, with
     ``batch_augments=dict(augments=..., probs=...)`` (same seeds, same
-    outputs). In training it also sets on every sample:
+    outputs); without augments it does not mix (and keeps ``to_onehot`` as
+    given). In training it completes the provenance contract
+    (docs/provenance_contract.md) on every sample:
 
     - ``prov_mask``: ``(H, W)`` float at the final input size, 1 where the
-      element comes from the sample's own label (paper Eq. 9): all ones when
-      the sample was not mixed or its partner has the same label. A mask
-      already set by the data pipeline (edited image, Eq. 10) is kept, and
-      multiplied by the mixing mask when the sample is mixed.
-    - ``mix_partner``: index in the batch of the other source (own index when
-      the sample was not mixed).
-    - ``gt_label_b``: the partner's ``gt_label``.
+      element comes from the sample's own label (paper Eq. 9). A mask set by
+      the data pipeline (an edited image, Eq. 10) is kept (padded with ones
+      where the batch is padded) and multiplied by the mixing mask when the
+      sample is mixed; without one the sample's own mask is all ones.
+    - ``guidance``: ``'soft'`` (mixed with a sample of another label:
+      Eq. 9), ``'hard'`` (one label and a region that is not its own:
+      Eq. 10) or ``'none'`` (nothing to penalise).
+    - ``mix_partner``: index in the batch of the other source (own index
+      when the sample was not mixed).
+    - ``gt_label_b``: the partner's ``gt_label`` (own label when unmixed).
     - ``mix_lam``: weight of the own label in ``gt_score``, the mean of the
       mixing mask (1 when not mixed or mixed within the class).
-    - ``gt_score``: the mixed soft label, as mmpretrain.
 
     Args:
-        augments (list[dict]): ``ProvenanceCutMix`` / ``ProvenanceResizeMix``
-            configs.
+        augments (list[dict], optional): ``ProvenanceCutMix`` /
+            ``ProvenanceResizeMix`` configs (``None`` entries: no mixing).
+            ``None``: never mix.
         probs (list[float], optional): probability of each augment; a sum
             below 1 leaves the rest of the batches unmixed. ``None`` chooses
             evenly. The list is copied, not modified.
@@ -79,7 +87,9 @@ class ProvenanceMixBatchAugment(ClsDataPreprocessor):
             the ``ClsDataPreprocessor`` spelling (set by ``ImageClassifier``
             from ``train_cfg``); give it or ``augments``, not both.
         mean, std, pad_size_divisor, pad_value, to_rgb, to_onehot,
-        num_classes: as ``ClsDataPreprocessor``.
+        num_classes: as ``ClsDataPreprocessor`` (mixing needs one-hot
+        scores: with augments ``to_onehot`` is switched on, with
+        mmpretrain's warning).
     """
 
     def __init__(self,
@@ -100,49 +110,58 @@ class ProvenanceMixBatchAugment(ClsDataPreprocessor):
         if batch_augments:
             augments = batch_augments['augments']
             probs = batch_augments.get('probs', None)
-        if augments is None:
-            raise ValueError('ProvenanceMixBatchAugment: `augments` is '
-                             "required, e.g. [dict(type='ProvenanceCutMix', "
-                             'alpha=1.0)]')
         super().__init__(
             mean=mean,
             std=std,
             pad_size_divisor=pad_size_divisor,
             pad_value=pad_value,
             to_rgb=to_rgb,
-            to_onehot=True,
+            to_onehot=to_onehot,
             num_classes=num_classes,
             batch_augments=None)
-        self.batch_augments = ProvenanceRandomBatchAugment(augments, probs)
+        if augments is not None:
+            if not to_onehot:
+                print_log(
+                    'Because batch augmentations are enabled, the data '
+                    'preprocessor automatically enables the `to_onehot` '
+                    'option to generate one-hot format labels.',
+                    logger='current', level=logging.WARNING)
+            self.to_onehot = True
+            self.batch_augments = ProvenanceRandomBatchAugment(
+                augments, probs)
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        self.batch_augments.last_mix = None
+        if self.batch_augments is not None:
+            self.batch_augments.last_mix = None
         data = super().forward(data, training)
         samples = data['data_samples']
         if training and samples and 'gt_label' in samples[0]:
-            attach_provenance(data['inputs'], samples,
-                              self.batch_augments.last_mix)
+            mixed = (self.batch_augments.last_mix
+                     if self.batch_augments is not None else None)
+            attach_provenance(data['inputs'], samples, mixed)
         return data
 
 
 def with_pipeline_mask(sample, index: int,
                        mask: torch.Tensor) -> torch.Tensor:
     """``mask`` times the sample's ``prov_mask`` from the data pipeline (an
-    edit's mask), if it has one of the final input size ``mask.shape``."""
+    edit's mask; checked against its image by ``PackProvenanceInputs``),
+    padded with ones to ``mask.shape`` as the batch pads its image."""
     if 'prov_mask' not in sample:
         return mask
-    own = torch.as_tensor(sample.prov_mask)
-    if own.shape != mask.shape:
+    own = torch.as_tensor(sample.prov_mask).to(mask.device, torch.float32)
+    pad_h, pad_w = mask.shape[0] - own.shape[0], mask.shape[1] - own.shape[1]
+    if pad_h < 0 or pad_w < 0:
         raise ValueError(
-            f'sample {index} ({sample.get("img_path", "?")}): '
-            f'prov_mask from the data pipeline has shape '
-            f'{tuple(own.shape)}, expected the final input size '
-            f'(H, W) = {tuple(mask.shape)}')
-    return own.to(mask.device, torch.float32) * mask
+            f'sample {index} ({sample.get("img_path", "?")}): prov_mask '
+            f'{tuple(own.shape)} is larger than the batch input '
+            f'{tuple(mask.shape)}')
+    # Padded pixels come from no source: 1 leaves them unpenalised.
+    return F.pad(own, (0, pad_w, 0, pad_h), value=1.) * mask
 
 
 def attach_provenance(inputs: torch.Tensor, samples: List, mixed) -> None:
-    """Set ``prov_mask``, ``mix_partner``, ``gt_label_b`` and ``mix_lam``.
+    """Write the provenance contract's fields on every sample.
 
     Args:
         inputs (Tensor): ``(B, C, H, W)`` final inputs.
@@ -152,15 +171,19 @@ def attach_provenance(inputs: torch.Tensor, samples: List, mixed) -> None:
     height, width = inputs.shape[-2:]
     for index, sample in enumerate(samples):
         mask = torch.ones(height, width, device=inputs.device)
-        partner, lam = index, 1.0
+        partner, lam, guidance = index, 1.0, 'hard'
         if mixed is not None:
             partner = int(mixed.partner[index])
             # A partner of the same class leaves every element with the own
             # label (and mmpretrain's soft label one-hot): M = 1, lam = 1.
             if not torch.equal(samples[partner].gt_label, sample.gt_label):
                 mask, lam = mixed.mask[index], float(mixed.lam[index])
+                guidance = 'soft'
         mask = with_pipeline_mask(sample, index, mask)
+        if guidance == 'hard' and bool((mask >= 1).all()):
+            guidance = 'none'
         sample.set_field(mask, 'prov_mask')
+        sample.set_field(guidance, 'guidance')
         sample.set_field(partner, 'mix_partner')
         sample.set_field(samples[partner].gt_label.clone(), 'gt_label_b')
         sample.set_field(lam, 'mix_lam')

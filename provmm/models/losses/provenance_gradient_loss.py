@@ -6,7 +6,6 @@ import torch.nn as nn
 from mmengine.logging import MessageHub
 
 from provmm.provenance.gradient_loss import (TARGETS,
-                                             check_provenance_inputs,
                                              outside_provenance_share,
                                              provenance_gradient_penalty,
                                              provenance_input_gradients)
@@ -16,24 +15,27 @@ from provmm.registry import MODELS
 
 MODES = ('soft', 'hard', 'auto')
 MASK_MODES = ('provenance', 'random', 'unmasked', 'shifted')
+# Written by the data preprocessor (docs/provenance_contract.md).
+CONTRACT_FIELDS = ('prov_mask', 'guidance', 'gt_label_b')
 
 
 @MODELS.register_module()
 class ProvenanceGradientLoss(nn.Module):
-    """alpha * L_PG, ``L_total = L_cls + alpha * L_PG`` (paper Eq. 8-10).
+    """alpha * L_PG of ``L_total = L_cls + alpha * L_PG`` (paper Eq. 1, with
+    L_PG of Eq. 9 / Eq. 10).
 
-    Reads from each data sample (see the provmm data-sample contract):
-    ``gt_label`` (A), ``prov_mask`` (``(H, W)``, 1 = from A; missing means
-    all ones: a real, unedited, unmixed image), ``gt_label_b`` (B) and
-    ``mix_partner`` (the sample's own index when it was not mixed).
+    Reads the provenance fields that the data preprocessor writes on every
+    training sample (docs/provenance_contract.md): ``gt_label`` (A),
+    ``prov_mask`` (``(H, W)``, 1 = from A), ``gt_label_b`` (B) and
+    ``guidance`` (``'soft'``: Eq. 9, ``'hard'``: Eq. 10, ``'none'``: nothing
+    to penalise). A batch without them stops with an error that names the
+    preprocessor to use.
 
     Args:
         loss_weight (float): alpha. Defaults to 0.05 (Table 8, CUB WSOL).
-        mode (str): ``'soft'``: Eq. 9 for every sample (samples not mixed, or
-            mixed with their own class, contribute nothing); ``'hard'``:
-            Eq. 10 with the own label for every sample; ``'auto'``: Eq. 9 for
-            mixed samples, Eq. 10 for the others (e.g. edited images with a
-            ``prov_mask`` from the data pipeline). Defaults to ``'auto'``.
+        mode (str): ``'auto'``: each sample as its ``guidance`` flag says;
+            ``'soft'``: only the Eq. 9 samples; ``'hard'``: Eq. 10 with the
+            own label and mask for every sample. Defaults to ``'auto'``.
         mask_mode (str): ``'provenance'`` (the paper), or the Table 6
             controls ``'random'`` (per-pixel Bernoulli with the same
             per-sample mean) and ``'unmasked'`` (``|| grad_x f_A ||^2`` over
@@ -112,30 +114,29 @@ class ProvenanceGradientLoss(nn.Module):
         Args:
             inputs (Tensor): ``(B, C, H, W)`` with ``requires_grad=True``.
             logits (Tensor): ``(B, K)`` computed from ``inputs``.
-            data_samples (list[DataSample]): the batch's samples.
+            data_samples (list[DataSample]): the batch's samples, with the
+                provenance fields (docs/provenance_contract.md).
             loss_cls (Tensor, optional): classification loss for ``pg_ratio``.
         """
         alpha = self.current_weight()
-        mask, label_a, label_b = self.provenance_targets(inputs, data_samples)
-        penalty_mask = self.penalty_mask(mask)
+        mask, label_a, label_b, soft = self.provenance_targets(
+            inputs, data_samples)
+        penalty_mask = self.penalty_mask(mask, soft)
         if self.mask_mode == 'unmasked':
-            label_b = None
-        check_provenance_inputs(inputs, logits, penalty_mask, label_a,
-                                label_b)
+            soft = None  # the whole gradient of f_A, Eq. 10 style
 
         zero = logits.new_zeros((), dtype=torch.float32)
         # alpha = 0 (warm-up start, a baseline that only logs the diagnostic)
         # or nothing to penalise (an unmixed batch of unedited images): no
         # double backprop, one plain input gradient for the diagnostic.
-        guided = alpha != 0 and has_penalty(penalty_mask, label_a, label_b)
+        guided = alpha != 0 and has_penalty(penalty_mask, soft)
         grad_a, grad_b = provenance_input_gradients(
             inputs, logits, label_a, label_b if guided else None, self.target,
-            create_graph=guided)
+            create_graph=guided, soft=soft if guided else None)
         loss_pg = zero
         if guided:
             loss_pg = alpha * provenance_gradient_penalty(
-                grad_a, grad_b, penalty_mask, label_a, label_b,
-                self.normalize)
+                grad_a, grad_b, penalty_mask, soft, self.normalize)
         outputs = {self.loss_name: loss_pg,
                    'pg_outside_share': outside_provenance_share(grad_a, mask),
                    'pg_alpha': zero.detach() + alpha}
@@ -145,52 +146,45 @@ class ProvenanceGradientLoss(nn.Module):
         return outputs
 
     def provenance_targets(
-            self, inputs: torch.Tensor, data_samples: List
-    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-        """Stack ``(M (B, H, W), label_a (B,), label_b (B,) or None)``.
-
-        ``label_b`` is -1 for samples that take Eq. 10 (see the core).
-        """
-        batch = inputs.shape[0]
-        height, width = inputs.shape[-2:]
-        if len(data_samples) != batch:
+        self, inputs: torch.Tensor, data_samples: List
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+               Optional[torch.Tensor]]:
+        """Stack ``(M (B, H, W), label_a (B,), label_b (B,), soft (B,) bool
+        or None)`` from the samples' provenance fields; ``soft`` follows the
+        samples' ``guidance`` flags, ``None`` in ``'hard'`` mode."""
+        if len(data_samples) != inputs.shape[0]:
             raise ValueError(f'ProvenanceGradientLoss: {len(data_samples)} '
-                             f'data samples for a batch of {batch}')
-        masks, labels_a, labels_b = [], [], []
-        for index, sample in enumerate(data_samples):
-            if 'prov_mask' in sample:
-                mask = torch.as_tensor(sample.prov_mask)
-                if tuple(mask.shape) != (height, width):
-                    raise ValueError(
-                        f'ProvenanceGradientLoss: sample {index} has '
-                        f'prov_mask of shape {tuple(mask.shape)}, expected '
-                        f'(H, W) = {(height, width)} of the final input')
-            else:
-                mask = torch.ones(height, width)
-            masks.append(mask.to(inputs.device, torch.float32))
-            label_a = _single_label(sample.gt_label, index, 'gt_label')
-            labels_a.append(label_a)
-            mixed = int(sample.get('mix_partner', index)) != index
-            if self.mode == 'hard' or (self.mode == 'auto' and not mixed):
-                labels_b.append(-1)
-            elif 'gt_label_b' in sample:
-                labels_b.append(
-                    _single_label(sample.gt_label_b, index, 'gt_label_b'))
-            elif self.mode == 'soft' and not mixed:
-                labels_b.append(label_a)  # Eq. 9 with A = B: nothing.
-            else:
-                raise ValueError(
-                    f'ProvenanceGradientLoss(mode={self.mode!r}): mixed '
-                    f'sample {index} has no gt_label_b; use the '
-                    'ProvenanceMixBatchAugment data preprocessor')
-        label_a = torch.tensor(labels_a, device=inputs.device)
-        label_b = None
-        if self.mode != 'hard':
-            label_b = torch.tensor(labels_b, device=inputs.device)
-        return torch.stack(masks), label_a, label_b
+                             f'data samples for a batch of {inputs.shape[0]}')
+        missing = [key for key in CONTRACT_FIELDS
+                   if data_samples and key not in data_samples[0]]
+        if missing:
+            raise ValueError(
+                'ProvenanceGradientLoss: the batch carries no provenance '
+                f'(data samples lack {missing}). Use the data preprocessor '
+                "dict(type='provmm.ProvenanceMixBatchAugment', augments=["
+                "dict(type='provmm.ProvenanceCutMix', alpha=1.0)]) (or "
+                'provmm.ProvenanceResizeMix / DiffCoReMixPreprocessor) '
+                'instead of ClsDataPreprocessor with mmpretrain\'s CutMix: '
+                'only these record where each pixel comes from')
+        device = inputs.device
+        mask = torch.stack([s.prov_mask for s in data_samples]).to(
+            device, torch.float32)
+        label_a = torch.cat([s.gt_label.view(-1)[:1] for s in data_samples])
+        label_b = torch.cat([s.gt_label_b.view(-1)[:1]
+                             for s in data_samples])
+        soft = torch.tensor([s.guidance == 'soft' for s in data_samples],
+                            device=device)
+        return (mask, label_a.to(device), label_b.to(device),
+                None if self.mode == 'hard' else soft)
 
-    def penalty_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        """The mask the penalty uses: the true one or a Table 6 control."""
+    def penalty_mask(self, mask: torch.Tensor,
+                     soft: Optional[torch.Tensor]) -> torch.Tensor:
+        """The mask the penalty uses: the true one or a Table 6 control;
+        in ``'soft'`` mode the samples that are not ``soft`` get ``M = 1``
+        (no term)."""
+        if self.mode == 'soft':
+            mask = torch.where(soft.view(-1, *([1] * (mask.dim() - 1))),
+                               mask, torch.ones_like(mask))
         if self.mask_mode == 'random':
             return random_pixel_mask(mask)
         if self.mask_mode == 'unmasked':
@@ -200,23 +194,11 @@ class ProvenanceGradientLoss(nn.Module):
         return mask
 
 
-def has_penalty(mask: torch.Tensor, label_a: torch.Tensor,
-                label_b: Optional[torch.Tensor]) -> bool:
-    """Whether any sample has a non-zero term in Eq. 9 / Eq. 10.
-
-    Soft samples (``label_b >= 0`` and ``!= label_a``) always have one; hard
-    samples only where their mask ``(B, H, W)`` has a region below 1.
-    """
-    has_region = (mask.flatten(1) < 1).any(1)
-    if label_b is None:
-        return bool(has_region.any())
-    soft = (label_b >= 0) & (label_b != label_a)
-    return bool((soft | ((label_b < 0) & has_region)).any())
-
-
-def _single_label(label, index: int, key: str) -> int:
-    label = torch.as_tensor(label).view(-1)
-    if label.numel() != 1:
-        raise ValueError(f'ProvenanceGradientLoss: sample {index} {key} must '
-                         f'hold one class index, got {label.tolist()}')
-    return int(label.item())
+def has_penalty(mask: torch.Tensor, soft: Optional[torch.Tensor]) -> bool:
+    """Whether any sample has a non-zero term in Eq. 9 / Eq. 10: every
+    ``soft`` sample, and hard ones whose ``(B, H, W)`` mask has a region
+    below 1."""
+    penalised = (mask.flatten(1) < 1).any(1)
+    if soft is not None:
+        penalised = penalised | soft.to(penalised.device)
+    return bool(penalised.any())

@@ -6,7 +6,7 @@ def class_activation_map(feature_map: torch.Tensor, fc_weight: torch.Tensor,
                          labels: torch.Tensor) -> torch.Tensor:
     """CAM of one class per sample: ``mean_c(w[y, c] * F[c])``.
 
-    As in wsolevaluation (REFERENCE.md §3): mean over channels, no ReLU, no
+    As in wsolevaluation (docs/metrics/wsol.md): mean over channels, no ReLU, no
     bias, at feature resolution; resizing and normalisation belong to the
     metric.
 

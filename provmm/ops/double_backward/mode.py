@@ -11,10 +11,8 @@ After the input gradients are taken, ``guided.input_gradients_taken()`` tells
 the first convolution that the final backward pass needs no gradient for the
 input itself.
 
-On CPU (ResNet-18, 64 px, batch 16, one thread) it takes the guided training
-step from 2.7x to 2.1x a plain mmpretrain step (hard labels, one input
-gradient) and from 3.9x to 3.1x (soft labels, two), and the memory training
-adds from 1.4x / 1.7x to 1.2x / 1.25x; see ``tools/benchmark_guidance.py``.
+What it saves in time and memory is measured by
+``tools/benchmark_guidance.py --compare-pytorch`` (figures in the README).
 """
 from contextlib import contextmanager
 from typing import Optional
