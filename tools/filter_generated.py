@@ -12,7 +12,8 @@ images of its class. Examples::
     python tools/filter_generated.py --manifest data/generated.csv \\
         --embeddings data/emb.npz --out data/kept.csv
 
-See ``provmm/datasets/filter_generated.py`` for the formats.
+See ``provmm/data_prep/filter_generated.py`` for the formats. No output
+(--out, --report, --save-embeddings) may replace an input.
 """
 import argparse
 import json
@@ -61,6 +62,11 @@ def main(argv=None):
                                                   load_embedding_table,
                                                   save_embedding_table)
     root = osp.dirname(osp.abspath(args.manifest))
+    inputs = [(path, option) for option, path in (
+        ('--embeddings', args.embeddings), ('--config', args.config),
+        ('--checkpoint', args.checkpoint)) if path]
+    outputs = [(args.save_embeddings, '--save-embeddings')] if (
+        args.save_embeddings) else []
     try:
         if args.embeddings:
             embed = table_embedder(
@@ -83,7 +89,8 @@ def main(argv=None):
         report = filter_generated(args.manifest, args.out, embed,
                                   report=args.report,
                                   fallback_tau=args.fallback_tau,
-                                  embeddings_source=source)
+                                  embeddings_source=source,
+                                  other_inputs=inputs, other_outputs=outputs)
         if args.save_embeddings and not args.embeddings:
             save_embedding_table(args.save_embeddings, list(computed),
                                  list(computed.values()), root)
@@ -91,6 +98,8 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     print(json.dumps({k: report[k] for k in ('num_pairs', 'kept', 'dropped')}))
     print(f'kept list: {report["kept_list"]}\nreport: {report["report"]}')
+    if args.save_embeddings:
+        print(f'embeddings: {osp.abspath(args.save_embeddings)}')
 
 
 if __name__ == '__main__':

@@ -8,12 +8,15 @@ Example::
 
 The layout is ``<root>/<method>/<dataset>/<prompt>/<strength_guidance>/
 <class>/<i>-<j>.png`` with ``i`` the index into the training list; see
-``provmm/datasets/alia_import.py``.
+``provmm/data_prep/alia_import.py``. ``--out`` may not replace an input (the
+training list, a training image or an edit).
 """
 import argparse
+import os.path as osp
 import sys
 
 from provmm.data_prep.alia_import import import_alia_edits, load_training_list
+from provmm.data_prep.output_files import check_outputs
 from provmm.data_prep.provenance_manifest import dump_provenance_manifest
 
 
@@ -47,11 +50,16 @@ def main(argv=None):
             dataset=args.dataset, prompt=args.prompt,
             strength_guidance=args.strength_guidance,
             edits_per_image=args.edits_per_image)
+        inputs = [(args.train_list, '--train-list')]
+        inputs += [(path, f'training image {i} of {args.train_list}')
+                   for i, (path, _) in enumerate(training)]
+        inputs += [(p.edited, 'ALIA edit') for p in pairs]
+        check_outputs([(args.out, '--out')], inputs)
         dump_provenance_manifest(pairs, args.out)
     except (OSError, ValueError) as e:
         sys.exit(f'error: {e}')
-    print(f'{len(pairs)} edited images of {len(training)} training images '
-          f'-> {args.out}')
+    print(f'{len(pairs)} edited images of {len(training)} training images; '
+          f'wrote {osp.abspath(args.out)}')
 
 
 if __name__ == '__main__':

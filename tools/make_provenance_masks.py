@@ -6,7 +6,9 @@ Example::
         --out-dir data/edit_masks --workers 2 --log-scale --blur 5 --clean 5
 
 Without refinement flags the masks are plain Eq. 6-7. See
-``provmm/datasets/make_provenance_masks.py`` for the outputs.
+``provmm/data_prep/make_provenance_masks.py`` for the outputs. No output may
+replace an input; a rerun with the same settings keeps the masks an
+interrupted run finished.
 """
 import argparse
 import sys
@@ -22,7 +24,11 @@ def parse_args(argv=None):
                         help='CSV with columns original,edited,label '
                         '[,gt_mask], paths relative to its folder')
     parser.add_argument('--out-dir', required=True,
-                        help='folder for masks/, manifest.csv and the report')
+                        help='folder for masks/, manifest.csv, the report '
+                        'and settings.json')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='accept an --out-dir made with other settings '
+                        '(its masks are made again)')
     parser.add_argument('--workers', type=int, default=1,
                         help='worker processes')
     parser.add_argument('--match-size', choices=MATCH_SIZES,
@@ -49,9 +55,10 @@ def main(argv=None):
     try:
         make_provenance_masks(
             args.manifest, args.out_dir, workers=args.workers,
-            match_size=args.match_size, blur=args.blur,
-            blur_type=args.blur_type, log_scale=args.log_scale,
-            clean=args.clean, area_change=args.area_change)
+            match_size=args.match_size, overwrite=args.overwrite,
+            blur=args.blur, blur_type=args.blur_type,
+            log_scale=args.log_scale, clean=args.clean,
+            area_change=args.area_change)
     except (OSError, ValueError) as e:
         sys.exit(f'error: {e}')
 

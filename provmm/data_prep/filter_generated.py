@@ -23,18 +23,20 @@ Outputs:
 Problems (missing columns, empty values, non-integer labels, a generated
 image listed twice, an original listed with two labels, missing files)
 raise ``ValueError``/``FileNotFoundError`` naming file and line; missing
-embeddings name the embeddings file and the images.
+embeddings name the embeddings file and the images. An output that would
+replace an input (the manifest, a listed image, or ``other_inputs``) is
+refused before anything is computed; outputs are written atomically.
 """
 import csv
 import json
-import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from provmm.provenance.generated_filter import hard_cosine_filter
+from .output_files import atomic_path, check_outputs, write_text_atomic
 
 REQUIRED_COLUMNS = ('original', 'generated', 'label')
 PATH_COLUMNS = ('original', 'generated')
@@ -112,14 +114,15 @@ def load_generated_manifest(path: str,
 
 def dump_generated_manifest(pairs: Sequence[GeneratedPair], path: str,
                             cosine: Optional[Sequence[float]] = None) -> None:
-    """Write ``pairs`` with paths relative to ``path``'s folder."""
+    """Write ``pairs`` (atomically) with paths relative to ``path``'s
+    folder."""
     root = osp.dirname(osp.abspath(path))
     extra_columns = list(dict.fromkeys(k for p in pairs for k in p.extra))
     header = list(REQUIRED_COLUMNS) + extra_columns
     if cosine is not None:
         header.append('cosine')
-    os.makedirs(root, exist_ok=True)
-    with open(path, 'w', newline='', encoding='utf-8') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='',
+                                         encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for i, p in enumerate(pairs):
@@ -136,7 +139,9 @@ def filter_generated(manifest: str,
                      embed: Callable[[List[str]], np.ndarray],
                      report: Optional[str] = None,
                      fallback_tau: Optional[float] = None,
-                     embeddings_source: str = '') -> Dict:
+                     embeddings_source: str = '',
+                     other_inputs: Sequence[Tuple[str, str]] = (),
+                     other_outputs: Sequence[Tuple[str, str]] = ()) -> Dict:
     """Filter a manifest by Eq. 5 and write the kept list and the report.
 
     Args:
@@ -147,6 +152,9 @@ def filter_generated(manifest: str,
         fallback_tau: threshold for classes with a single real image; None
             makes such classes an error.
         embeddings_source: where the embeddings came from, for the report.
+        other_inputs, other_outputs: more ``(path, what)`` files the caller
+            reads or will write (e.g. an embeddings NPZ), checked with
+            ``out`` and ``report`` so that no output replaces an input.
 
     Returns:
         The report dict.
@@ -155,6 +163,15 @@ def filter_generated(manifest: str,
     pairs = [p for p in rows if p.generated is not None]
     if not pairs:
         raise ValueError(f'{manifest}: no generated images listed')
+    if report is None:
+        report = osp.splitext(out)[0] + '_report.json'
+    listed = [(path, f'{column} image of {manifest}:{p.line_no}')
+              for p in rows for column, path in (('original', p.original),
+                                                 ('generated', p.generated))
+              if path]
+    check_outputs([(out, 'kept list'), (report, 'report')]
+                  + list(other_outputs),
+                  [(manifest, 'manifest')] + listed + list(other_inputs))
     originals = list(dict.fromkeys(p.original for p in rows))
     row_of = {path: i for i, path in enumerate(originals)}
     real_labels = np.empty(len(originals), dtype=np.int64)
@@ -192,10 +209,7 @@ def filter_generated(manifest: str,
         kept=int(result.keep.sum()),
         dropped=int((~result.keep).sum()),
         classes=classes)
-    if report is None:
-        report = osp.splitext(out)[0] + '_report.json'
-    with open(report, 'w', encoding='utf-8') as f:
-        json.dump(summary, f, indent=2)
+    write_text_atomic(report, json.dumps(summary, indent=2))
     summary['report'] = osp.abspath(report)
     return summary
 

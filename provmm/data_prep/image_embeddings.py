@@ -5,20 +5,23 @@ NPZ layout (read by :func:`load_embedding_table`, written by
 (N, D) floats; relative paths are relative to a given root folder (the
 manifest's folder for ``tools/filter_generated.py``), absolute ones are kept.
 
-Model embeddings (:func:`embed_images`): any model registered in provmm or
-mmpretrain, built from a config and optionally a checkpoint. Images go
-through the config's test pipeline (``test_dataloader.dataset.pipeline``, or
-``test_pipeline``) and the model's data preprocessor. The embedding is
-``extract_image_feat`` for models that have it (mmpretrain's CLIP models:
-the projected image embedding), else the last output of ``extract_feat``,
-average-pooled over space (B, C, H, W) or tokens (B, L, C).
+Model embeddings (:class:`ImageEmbedder`): any model registered in provmm
+or mmpretrain, built from a config and optionally a checkpoint, run by
+mmpretrain's ``FeatureExtractor``: images are read as ``LoadImageFromFile``
+does, go through the rest of the config's test pipeline
+(``test_dataloader.dataset.pipeline``, or ``test_pipeline``), which must
+give every image the same size, and the model's data preprocessor. The
+embedding is the last output of ``model.extract_feat`` (for mmpretrain's
+CLIP models, called with ``texts=None``: the projected image embedding),
+average-pooled over space (C, H, W) or tokens (L, C).
 """
 import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-import torch
+
+from .output_files import atomic_path
 
 
 def _resolve(path: str, root: str) -> str:
@@ -50,10 +53,27 @@ def load_embedding_table(npz_path: str, root: str) -> Dict[str, np.ndarray]:
 
 def save_embedding_table(npz_path: str, paths: Sequence[str],
                          embeddings: np.ndarray, root: str) -> None:
-    """Write absolute ``paths`` relative to ``root`` with their embeddings."""
+    """Write absolute ``paths`` relative to ``root`` with their (N, D)
+    embeddings to ``npz_path`` (atomically, at exactly that name)."""
     relative = [osp.relpath(p, root) for p in paths]
-    np.savez(npz_path, paths=np.array(relative, dtype=str),
-             embeddings=np.asarray(embeddings))
+    with atomic_path(npz_path) as tmp, open(tmp, 'wb') as f:
+        np.savez(f, paths=np.array(relative, dtype=str),
+                 embeddings=np.asarray(embeddings))
+
+
+def pool_features(feats, path: str = '') -> np.ndarray:
+    """(D,) float32 embedding of one image's features: the last of a tuple,
+    averaged over space (C, H, W) or tokens (L, C)."""
+    if isinstance(feats, (tuple, list)):
+        feats = feats[-1]
+    if feats.dim() == 3:
+        feats = feats.mean(dim=(1, 2))
+    elif feats.dim() == 2:
+        feats = feats.mean(dim=0)
+    elif feats.dim() != 1:
+        raise ValueError(f'{path}: cannot turn features of shape '
+                         f'{tuple(feats.shape)} into an embedding')
+    return feats.float().cpu().numpy()
 
 
 class ImageEmbedder:
@@ -71,10 +91,9 @@ class ImageEmbedder:
                  device: str = 'cpu'):
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
-        from mmengine.runner import load_checkpoint
+        from mmpretrain.apis import FeatureExtractor
 
-        import provmm  # noqa: F401  (registers every provmm module)
-        from provmm.registry import MODELS, TRANSFORMS
+        from provmm.registry import MODELS
 
         cfg = config if isinstance(config, Config) else Config.fromfile(
             config)
@@ -86,41 +105,22 @@ class ImageEmbedder:
             raise ValueError(f'{cfg.filename}: no test pipeline (expected '
                              'test_dataloader.dataset.pipeline or '
                              'test_pipeline) to prepare the images')
-        self.pipeline = [TRANSFORMS.build(t) for t in pipeline]
-        self.model = MODELS.build(cfg.model)
-        if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location='cpu')
-        self.model.to(device).eval()
+        # Built here: FeatureExtractor(config) builds in mmpretrain's scope,
+        # which lacks provmm's models; it reads the pipeline from _config.
+        model = MODELS.build(cfg.model)
+        model._config = Config(
+            dict(test_dataloader=dict(dataset=dict(pipeline=pipeline))))
+        self.extractor = FeatureExtractor(model, pretrained=checkpoint,
+                                          device=device)
+        # CLIP's extract_feat(images, texts) embeds images when texts=None
+        self.feat_kwargs = dict(texts=None) if hasattr(
+            model, 'extract_image_feat') else {}
 
-    def _prepare(self, path: str) -> dict:
-        results = dict(img_path=path)
-        for transform in self.pipeline:
-            results = transform(results)
-            if results is None:
-                raise ValueError(f'test pipeline dropped image {path}')
-        return results
-
-    @torch.no_grad()
     def embed_batch(self, paths: Sequence[str]) -> np.ndarray:
         """(len(paths), D) float32 embeddings of the image files."""
-        packed = [self._prepare(p) for p in paths]
-        data = dict(inputs=[p['inputs'] for p in packed],
-                    data_samples=[p['data_samples'] for p in packed])
-        inputs = self.model.data_preprocessor(data, False)['inputs']
-        if hasattr(self.model, 'extract_image_feat'):
-            feats = self.model.extract_image_feat(inputs)
-        else:
-            feats = self.model.extract_feat(inputs)
-        if isinstance(feats, (tuple, list)):
-            feats = feats[-1]
-        if feats.dim() == 4:
-            feats = feats.mean(dim=(2, 3))
-        elif feats.dim() == 3:
-            feats = feats.mean(dim=1)
-        elif feats.dim() != 2:
-            raise ValueError(f'cannot turn features of shape '
-                             f'{tuple(feats.shape)} into embeddings')
-        return feats.float().cpu().numpy()
+        feats = self.extractor(list(paths), batch_size=len(paths),
+                               **self.feat_kwargs)
+        return np.stack([pool_features(f, p) for f, p in zip(feats, paths)])
 
     def __call__(self, paths: Sequence[str], batch_size: int = 32,
                  progress: bool = True) -> np.ndarray:

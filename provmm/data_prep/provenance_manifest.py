@@ -16,10 +16,11 @@ Every problem raises ``ValueError`` or ``FileNotFoundError`` naming the file
 and line.
 """
 import csv
-import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .output_files import atomic_path
 
 REQUIRED_COLUMNS = ('original', 'edited', 'label')
 PATH_COLUMNS = ('original', 'edited', 'gt_mask', 'mask')
@@ -115,9 +116,24 @@ def _parse_row(values: Dict[str, str], root: str, path: str, line_no: int,
                           line_no)
 
 
+def listed_files(pairs: Sequence[ProvenancePair],
+                 manifest: str) -> List[Tuple[str, str]]:
+    """``(path, what)`` of ``manifest`` and of every file its ``pairs``
+    list, e.g. ``('/d/a.png', 'edited image of m.csv:3')``; the inputs for
+    :func:`~provmm.data_prep.output_files.check_outputs`."""
+    files = [(manifest, 'manifest')]
+    for p in pairs:
+        where = _where(manifest, p.line_no) if p.line_no else manifest
+        files += [(path, f'{column} image of {where}')
+                  for column, path in zip(PATH_COLUMNS, (
+                      p.original, p.edited, p.gt_mask, p.mask)) if path]
+    return files
+
+
 def dump_provenance_manifest(pairs: Sequence[ProvenancePair],
                              path: str) -> None:
-    """Write ``pairs`` to ``path`` with paths relative to its folder.
+    """Write ``pairs`` to ``path`` (atomically) with paths relative to its
+    folder.
 
     Columns: ``original, edited, label``, then ``gt_mask`` if any pair has
     one, the extra columns in first-seen order, and ``mask`` if any pair has
@@ -135,8 +151,8 @@ def dump_provenance_manifest(pairs: Sequence[ProvenancePair],
     def relative(file_path: Optional[str]) -> str:
         return osp.relpath(file_path, root) if file_path else ''
 
-    os.makedirs(root, exist_ok=True)
-    with open(path, 'w', newline='', encoding='utf-8') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='',
+                                         encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for p in pairs:

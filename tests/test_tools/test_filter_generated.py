@@ -174,3 +174,22 @@ def test_embeddings_from_a_config_round_trip_through_save_embeddings(
                       str(saved), '--out', str(tmp_path / 'reused.csv')])
     assert _read_csv(tmp_path / 'model.csv') == _read_csv(tmp_path /
                                                           'reused.csv')
+
+
+@pytest.mark.parametrize('flag, target, what', [
+    ('--out', 'data/pairs.csv', 'manifest'),
+    ('--report', 'data/real/a.png', r'original image of .*pairs\.csv:2'),
+    ('--out', 'emb.npz', '--embeddings'),
+])
+def test_outputs_may_not_replace_inputs(dataset, tmp_path, flag, target,
+                                        what):
+    manifest, npz = dataset
+    before = (tmp_path / target).read_bytes()
+    args = ['--manifest', str(manifest), '--embeddings', str(npz),
+            '--out', str(tmp_path / 'kept.csv')]
+    with pytest.raises(SystemExit, match=(
+            f'error: output .* {tmp_path}/{target} would overwrite the '
+            f'input {what} .*{target}; write the output elsewhere')):
+        filter_tool.main(args + [flag, str(tmp_path / target)])
+    assert (tmp_path / target).read_bytes() == before
+    assert not (tmp_path / 'kept.csv').exists()

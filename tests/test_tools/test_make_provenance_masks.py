@@ -88,6 +88,10 @@ def test_tool_writes_masks_manifest_and_report(tmp_path, workers, capsys):
     printed = capsys.readouterr().out
     assert 'provenance masks: 3 of 4 pairs, 1 degenerate' in printed
     assert 'degenerate (line 5)' in printed
+    assert (f'masks: {out}/masks (3 made, 0 kept from an earlier run)\n'
+            f'manifest: {out}/manifest.csv\n'
+            f'report: {out}/mask_report.json, {out}/mask_report.png\n'
+            f'settings: {out}/settings.json') in printed
 
 
 def test_tool_refinement_flags_change_the_target_area(tmp_path):
@@ -121,7 +125,7 @@ def test_tool_refuses_other_sizes_with_match_size_none(tmp_path):
     assert report['iou']['mean'] == 1.0
 
 
-def test_alia_import_feeds_the_mask_tool(tmp_path):
+def test_alia_import_feeds_the_mask_tool(tmp_path, capsys):
     train = tmp_path / 'train'
     run = tmp_path / 'alia/img2img/Toy/a_photo/strength-0.5_guidance-7.5'
     lines = []
@@ -141,11 +145,44 @@ def test_alia_import_feeds_the_mask_tool(tmp_path):
                           str(tmp_path / 'out')])
     with open(tmp_path / 'out/manifest.csv') as f:
         rows = list(csv.DictReader(f))
+    assert f'wrote {manifest}' in capsys.readouterr().out
     assert [(r['label'], r['class_name'], r['train_index']) for r in rows] \
         == [('0', 'class0', '0'), ('1', 'class1', '1')]
     mask = cv2.imread(str(tmp_path / 'out' / rows[1]['mask']),
                       cv2.IMREAD_UNCHANGED)
     assert (mask[:, :16] == 255).all() and (mask[:, 16:] == 0).all()
+
+
+def test_import_alia_refuses_to_write_over_the_training_list(tmp_path):
+    train = tmp_path / 'train'
+    train.mkdir()
+    original, edited, _ = _pair(0, 0, 16)
+    cv2.imwrite(str(train / '0.png'), original)
+    run = tmp_path / 'alia/img2img/Toy/a_photo/s-0.5/class0'
+    run.mkdir(parents=True)
+    cv2.imwrite(str(run / '0-0.png'), edited)
+    (train / 'train.txt').write_text('0.png 0\n')
+    for out in ('train/train.txt', 'train/0.png'):
+        with pytest.raises(SystemExit, match=(
+                f'error: output --out {tmp_path}/{out} would overwrite the '
+                f'input .* {train}/')):
+            import_alia_tool.main(['--alia-root', str(tmp_path / 'alia'),
+                                   '--train-list', str(train / 'train.txt'),
+                                   '--out', str(tmp_path / out)])
+    assert (train / 'train.txt').read_text() == '0.png 0\n'
+    np.testing.assert_array_equal(cv2.imread(str(train / '0.png')), original)
+
+
+def test_tool_rerun_with_other_flags_names_them(tmp_path):
+    manifest, _ = _write_dataset(tmp_path / 'data')
+    out = str(tmp_path / 'out')
+    make_masks_tool.main(['--manifest', manifest, '--out-dir', out])
+    with pytest.raises(SystemExit, match=r"settings.json\): log_scale: "
+                       r"False there, True now\. "):
+        make_masks_tool.main(['--manifest', manifest, '--out-dir', out,
+                              '--log-scale'])
+    make_masks_tool.main(['--manifest', manifest, '--out-dir', out,
+                          '--log-scale', '--overwrite'])
 
 
 @pytest.mark.parametrize('workers', [1, 2])
