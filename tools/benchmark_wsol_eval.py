@@ -14,14 +14,12 @@ import time
 import cv2
 import numpy as np
 
-from provmm.evaluation.functional import wsol_reference
 from provmm.evaluation.functional import (cam_thresholds, cam_to_scoremap,
                                           correct_per_level_batch,
                                           count_correct_per_threshold,
                                           iou_fractions,
                                           largest_contour_correct_per_level,
-                                          max_box_accuracy)
-
+                                          max_box_accuracy, wsol_reference)
 
 
 def parse_args():
@@ -63,7 +61,6 @@ def random_maps(rng, num, size, kind):
             extra.append([a, a, b, b])
         boxes.append(np.array(extra))
     return maps, boxes
-
 
 
 def main():
@@ -136,11 +133,10 @@ def main():
                   for t, a in zip(args.iou_thresholds, v1_accuracy)))
 
     if kept:
-        reference = wsol_reference
         maps = [m for m, _ in kept]
         boxes = [b for _, b in kept]
         tic = time.perf_counter()
-        expected = reference.reference_counts(maps, boxes, thresholds,
+        expected = wsol_reference.reference_counts(maps, boxes, thresholds,
                                               args.iou_thresholds)
         ref_time = time.perf_counter() - tic
         levels, correct = correct_per_level_batch(np.stack(maps), boxes,

@@ -1,7 +1,11 @@
 """Evaluate saved WSOL score maps (wsolevaluation layout) with MaxBoxAcc.
 
-Score maps are ``<scoremap-root>/<image_id>.npy`` (float, 224x224, values in
-[0, 1]), as written by the reference or by ``tools/test.py --scoremap-dir``.
+Score maps are ``<scoremap-root>/<image_id>.npy`` (float ``(H, W)``, values
+in [0, 1]), as written by the reference or by ``tools/test.py
+--scoremap-dir``. Their size is read from the first map of the split (224x224
+for the reference, 64x64 for the synthetic benchmark); every map must have
+it. ``--eval-size W H`` fixes it instead, and a map of another size is then
+an error. Boxes are resized from the original image size to the map's.
 
 ``MaxBoxAcc`` in the output holds one value per IoU threshold: with all
 contours (the MaxBoxAccV2 rule) by default, with the largest contour only
@@ -35,8 +39,9 @@ def parse_args(argv=None):
     parser.add_argument('--largest-contour', action='store_true',
                         help='MaxBoxAcc per IoU threshold with the largest '
                         'contour only (V1); slower (OpenCV per level)')
-    parser.add_argument('--eval-size', type=int, nargs=2, default=[224, 224],
-                        metavar=('W', 'H'), help='score-map size')
+    parser.add_argument('--eval-size', type=int, nargs=2, default=None,
+                        metavar=('W', 'H'), help='score-map size; default: '
+                        'that of the first map of the split')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--out', help='write the result as JSON here')
     return parser.parse_args(argv)
@@ -49,8 +54,10 @@ def main(argv=None):
         cam_curve_interval=args.cam_curve_interval,
         iou_thresholds=args.iou_thresholds,
         largest_contour=args.largest_contour,
-        eval_size=tuple(args.eval_size), workers=args.workers)
+        eval_size=args.eval_size, workers=args.workers)
     rule = 'largest contour' if args.largest_contour else 'all contours'
+    width, height = result['eval_size']
+    print(f'{result["num_images"]} score maps of {width}x{height} (W x H)')
     for iou, value in result['MaxBoxAcc'].items():
         print(f'MaxBoxAcc@{iou} ({rule}): {value:.2f} '
               f'(threshold {result["best_threshold"][iou]:.3f})')

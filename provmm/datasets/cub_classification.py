@@ -6,6 +6,7 @@ from mmpretrain.datasets.categories import CUB_CATEGORIES
 
 from provmm.registry import DATASETS
 from .classification_with_edits import ClassificationWithEditsDataset
+from .csv_records import check_files_exist, check_relative_path
 
 NUM_CLASSES = 200
 
@@ -109,8 +110,12 @@ class CUBClassificationDataset(ClassificationWithEditsDataset):
                  'train_test_split.txt')
         for name in files:
             self.require_file(self._path(name), name)
-        images = {i: path for i, (path, _) in _read_id_file(
-            self._path(files[0]), 'image path').items()}
+        images = {
+            i: check_relative_path(path, f'{self._path(files[0])}:{line}',
+                                   'image path')
+            for i, (path, line) in _read_id_file(self._path(files[0]),
+                                                 'image path').items()
+        }
         classes = _read_int_values(self._path(files[1]), 'class',
                                    range(1, NUM_CLASSES + 1))
         is_train = _read_int_values(self._path(files[2]), 'is_training_image',
@@ -125,10 +130,15 @@ class CUBClassificationDataset(ClassificationWithEditsDataset):
         ids = [i for i in images if is_train[i] == wanted]
         if self.holdout_per_class:
             ids = self._drop_last_per_class(ids, classes)
-        return [
+        data_list = [
             dict(img_path=osp.join(self.data_root, 'images', images[i]),
                  gt_label=classes[i] - 1, group=0) for i in ids
         ]
+        check_files_exist([d['img_path'] for d in data_list],
+                          type(self).__name__, self._path(files[0]),
+                          f'{self.DOWNLOAD_HINT} Put it under '
+                          f'data_root={self.data_root!r} (or set data_root).')
+        return data_list
 
     def _drop_last_per_class(self, ids: List[int],
                              classes: Dict[int, int]) -> List[int]:

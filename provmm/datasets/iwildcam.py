@@ -5,7 +5,8 @@ from typing import Dict, List, Optional, Sequence
 
 from provmm.registry import DATASETS
 from .classification_with_edits import ClassificationWithEditsDataset
-from .csv_records import read_csv_records
+from .csv_records import (check_files_exist, check_relative_path,
+                          read_csv_records)
 
 WILDS_SPLITS = ('train', 'val', 'test', 'id_val', 'id_test')
 REQUIRED_COLUMNS = ('filename', 'y', 'location_remapped')
@@ -125,9 +126,14 @@ class IWildCamDataset(ClassificationWithEditsDataset):
             filename = row['filename'].strip()
             if not filename:
                 raise ValueError(f'{where}: empty filename')
+            check_relative_path(filename, where, 'filename')
             data_list.append(dict(
                 img_path=osp.join(self.data_root, self.image_folder,
                                   filename),
                 gt_label=label,
                 group=_read_int(row, 'location_remapped', where)))
+        check_files_exist([d['img_path'] for d in data_list],
+                          type(self).__name__, path,
+                          f'{self.DOWNLOAD_HINT} Images go to '
+                          f'{osp.join(self.data_root, self.image_folder)}.')
         return data_list

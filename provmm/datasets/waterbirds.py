@@ -6,7 +6,8 @@ import numpy as np
 
 from provmm.registry import DATASETS
 from .classification_with_edits import ClassificationWithEditsDataset
-from .csv_records import read_csv_records
+from .csv_records import (check_files_exist, check_relative_path,
+                          read_csv_records)
 
 SPLIT_CODES = {'train': 0, 'val': 1, 'test': 2}
 REQUIRED_COLUMNS = ('img_filename', 'y', 'split', 'place')
@@ -34,17 +35,33 @@ def _read_binary(row: Dict[str, str], column: str, where: str,
 
 def read_waterbirds_metadata(path: str) -> List[Dict]:
     """Rows of ``metadata.csv`` as dicts with ``img_filename``, ``label``,
-    ``split`` (0/1/2), ``place`` and ``line`` (line number in the file)."""
-    rows = []
+    ``split`` (0/1/2), ``place`` and ``line`` (line number in the file).
+
+    Each ``img_filename`` must be a relative path inside ``data_root`` and
+    appear once: a repeated one is an error naming both lines, even when
+    the rows are identical (nothing is dropped silently).
+    """
+    rows, first_row = [], {}
     for where, line, row in read_csv_records(path, REQUIRED_COLUMNS):
-        if not row['img_filename'].strip():
+        name = row['img_filename'].strip()
+        if not name:
             raise ValueError(f'{where}: empty img_filename')
-        rows.append(dict(
-            img_filename=row['img_filename'].strip(),
+        check_relative_path(name, where, 'img_filename')
+        record = dict(
+            img_filename=name,
             label=_read_binary(row, 'y', where, (0, 1)),
             split=_read_binary(row, 'split', where, (0, 1, 2)),
             place=_read_binary(row, 'place', where, (0, 1)),
-            line=line))
+            line=line)
+        if name in first_row:
+            first = first_row[name]
+            same = ('same y, split and place' if {**first, 'line': line}
+                    == record else 'different y, split or place')
+            raise ValueError(
+                f'{where}: img_filename {name!r} already listed at '
+                f'{path}:{first["line"]} ({same}); expected each image once')
+        first_row[name] = record
+        rows.append(record)
     return rows
 
 
@@ -124,12 +141,17 @@ class WaterbirdsDataset(ClassificationWithEditsDataset):
         ]
         if self.keep_every > 1:
             rows = self._every_kth_per_species(rows)
-        return [
+        data_list = [
             dict(img_path=osp.join(self.data_root, row['img_filename']),
                  gt_label=row['label'],
                  group=waterbirds_group(row['label'], row['place']))
             for row in rows
         ]
+        check_files_exist([d['img_path'] for d in data_list],
+                          type(self).__name__, self.ann_file,
+                          f'{self.DOWNLOAD_HINT} Put it under '
+                          f'data_root={self.data_root!r} (or set data_root).')
+        return data_list
 
     def _every_kth_per_species(self, rows: List[Dict]) -> List[Dict]:
         """ALIA's subsampling: species in sorted order, each shuffled, all

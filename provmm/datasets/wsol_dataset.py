@@ -6,13 +6,14 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 
 from provmm.registry import DATASETS
+from .csv_records import check_files_exist
 from .wsol_metadata import load_wsol_metadata
 
 
 @DATASETS.register_module()
 class WSOLDataset(BaseDataset):
     """Images with class labels and GT boxes, read from the wsolevaluation
-    metadata layout (clovaai/wsolevaluation; REFERENCE.md §3).
+    metadata layout (clovaai/wsolevaluation; docs/metrics/wsol.md).
 
     Each data info holds ``img_path``, ``img_id`` (the metadata image id),
     ``gt_label``, ``gt_bboxes`` (float ``(n, 4)`` x0, y0, x1, y1 in original
@@ -67,25 +68,20 @@ class WSOLDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         self._check_folders()
         meta = load_wsol_metadata(self.split_root)
-        data_list, missing = [], []
+        data_list = []
         for image_id in meta.image_ids:
-            img_path = osp.join(self.image_root, image_id)
-            if not osp.isfile(img_path):
-                missing.append(img_path)
-                continue
             w, h = meta.image_sizes[image_id]
             boxes = np.asarray(meta.boxes[image_id],
                                dtype=np.float64).reshape(-1, 4)
             data_list.append(
-                dict(img_path=img_path, img_id=image_id,
+                dict(img_path=osp.join(self.image_root, image_id),
+                     img_id=image_id,
                      gt_label=int(meta.class_labels[image_id]),
                      gt_bboxes=boxes, ori_shape=(h, w)))
-        if missing:
-            raise FileNotFoundError(
-                f'{type(self).__name__}: {len(missing)} of '
-                f'{len(meta.image_ids)} images listed in '
-                f'{self.split_root}/image_ids.txt are missing, first '
-                f'{missing[0]!r}; {self.DATA_HINT}.')
+        check_files_exist([d['img_path'] for d in data_list],
+                          type(self).__name__,
+                          osp.join(self.split_root, 'image_ids.txt'),
+                          self.DATA_HINT + '.')
         return data_list
 
     def extra_repr(self) -> List[str]:

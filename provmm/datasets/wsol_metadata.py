@@ -7,14 +7,30 @@ A split folder holds four comma-separated files without header::
     image_sizes.txt    <image_id>,<W>,<H>
     localization.txt   <image_id>,<x0>,<y0>,<x1>,<y1>   (one line per box)
 
-Every malformed line raises ``ValueError`` naming the file and line number.
+Every line is checked; a failure raises ``ValueError`` naming ``file:line``
+and what was expected:
+
+- an image id is a relative path that stays inside the image and score-map
+  roots (no ``..`` component, not absolute): images are
+  ``<image_root>/<image_id>`` and score maps ``<root>/<image_id>.npy``;
+- ``image_ids.txt`` lists each id once; ``class_labels.txt`` and
+  ``image_sizes.txt`` give exactly one line per id (a second line is an
+  error, an exact duplicate too) and ``localization.txt`` at least one;
+  their ids must be listed in ``image_ids.txt``;
+- labels are integers >= 0 and sizes positive integers;
+- boxes are finite, ``x0 <= x1``, ``y0 <= y1`` and lie inside
+  ``[0, W - 1] x [0, H - 1]`` of their image's size: corners are inclusive
+  pixel indices, as the reference evaluator assumes, and a box outside the
+  image would change MaxBoxAcc without a word. The CUB metadata shipped in
+  ``metadata/wsol/CUB`` meets this strict rule: none of its 12,788 boxes
+  reaches ``x1 == W`` or ``y1 == H`` (498 end on ``W - 1`` or ``H - 1``).
 """
+import math
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
-import numpy as np
-
+from .csv_records import check_relative_path
 
 METADATA_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt',
                   'localization.txt')
@@ -48,22 +64,78 @@ def _read_rows(path: str, num_fields: int):
             yield line_no, fields
 
 
-def _to_number(path, line_no, text, kind):
+def _to_number(where: str, text: str, kind, what: str):
+    """``kind(text)``, finite; else ValueError saying ``what`` was
+    expected."""
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
-        raise ValueError(f'{path}:{line_no}: expected {kind.__name__} '
-                         f'value, got {text!r}') from None
+        value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f'{where}: expected {what}, got {text!r}')
+    return value
 
 
-def _check_known(path, line_no, image_id, known):
-    if image_id not in known:
-        raise ValueError(f'{path}:{line_no}: image id {image_id!r} is not '
-                         'listed in image_ids.txt')
+def _read_table(path: str, num_fields: int, id_lines: Dict[str, int],
+                parse: Callable) -> Tuple[Dict, Dict[str, int]]:
+    """One value per image id (``parse(where, fields)``) and its line; a
+    second line for an id, an unlisted id or a missing id is an error."""
+    table, lines = {}, {}
+    for line_no, (image_id, *fields) in _read_rows(path, num_fields):
+        where = f'{path}:{line_no}'
+        _check_known(where, image_id, id_lines)
+        value = parse(where, fields)
+        if image_id in table:
+            first = f'{path}:{lines[image_id]}'
+            if value == table[image_id]:
+                problem = f'an exact duplicate of {first}'
+            else:
+                problem = (f'conflicting with {first} ({table[image_id]} '
+                           f'there, {value} here)')
+            raise ValueError(f'{where}: second line for image id '
+                             f'{image_id!r}, {problem}; expected one line '
+                             'per image id')
+        table[image_id] = value
+        lines[image_id] = line_no
+    _check_complete(path, table, id_lines)
+    return table, lines
+
+
+def _check_known(where: str, image_id: str, id_lines: Dict[str, int]):
+    if image_id not in id_lines:
+        raise ValueError(f'{where}: image id {image_id!r} is not listed in '
+                         'image_ids.txt')
+
+
+def _check_complete(path: str, table, id_lines: Dict[str, int]):
+    missing = [i for i in id_lines if i not in table]
+    if missing:
+        first = missing[0]
+        raise ValueError(
+            f'{path}: no line for {len(missing)} image id(s) of '
+            f'image_ids.txt, first {first!r} (image_ids.txt:'
+            f'{id_lines[first]}); expected a line for every image id')
+
+
+def _parse_label(where: str, fields) -> int:
+    label = _to_number(where, fields[0], int, 'an integer class label >= 0')
+    if label < 0:
+        raise ValueError(f'{where}: expected an integer class label >= 0, '
+                         f'got {label}')
+    return label
+
+
+def _parse_size(where: str, fields) -> Tuple[int, int]:
+    size = tuple(_to_number(where, text, int, 'a positive integer size')
+                 for text in fields)
+    if min(size) <= 0:
+        raise ValueError(f'{where}: expected positive integer sizes W, H, '
+                         f'got W={size[0]}, H={size[1]}')
+    return size
 
 
 def load_wsol_metadata(root: str, require_boxes: bool = True) -> WSOLMetadata:
-    """Parse one split folder of wsolevaluation metadata.
+    """Parse and check one split folder of wsolevaluation metadata.
 
     Args:
         root: folder holding the four metadata files.
@@ -71,52 +143,43 @@ def load_wsol_metadata(root: str, require_boxes: bool = True) -> WSOLMetadata:
     """
     paths = {name: osp.join(root, name) for name in METADATA_FILES}
 
-    image_ids = []
-    seen = set()
-    for line_no, (image_id, ) in _read_rows(paths['image_ids.txt'], 1):
-        if image_id in seen:
-            raise ValueError(f"{paths['image_ids.txt']}:{line_no}: duplicate "
-                             f'image id {image_id!r}')
-        seen.add(image_id)
-        image_ids.append(image_id)
+    id_lines = {}  # image id -> its line in image_ids.txt
+    path = paths['image_ids.txt']
+    for line_no, (image_id, ) in _read_rows(path, 1):
+        where = f'{path}:{line_no}'
+        check_relative_path(image_id, where, 'image id')
+        if image_id in id_lines:
+            raise ValueError(f'{where}: image id {image_id!r} already listed '
+                             f'at {path}:{id_lines[image_id]}; expected each '
+                             'id once')
+        id_lines[image_id] = line_no
 
-    class_labels = {}
-    path = paths['class_labels.txt']
-    for line_no, (image_id, label) in _read_rows(path, 2):
-        _check_known(path, line_no, image_id, seen)
-        class_labels[image_id] = _to_number(path, line_no, label, int)
+    class_labels, _ = _read_table(paths['class_labels.txt'], 2, id_lines,
+                                  _parse_label)
+    image_sizes, size_lines = _read_table(paths['image_sizes.txt'], 3,
+                                          id_lines, _parse_size)
 
-    image_sizes = {}
-    path = paths['image_sizes.txt']
-    for line_no, (image_id, w, h) in _read_rows(path, 3):
-        _check_known(path, line_no, image_id, seen)
-        size = (_to_number(path, line_no, w, int),
-                _to_number(path, line_no, h, int))
-        if size[0] <= 0 or size[1] <= 0:
-            raise ValueError(f'{path}:{line_no}: image size must be '
-                             f'positive, got W={size[0]}, H={size[1]}')
-        image_sizes[image_id] = size
-
-    boxes = {image_id: [] for image_id in image_ids}
+    boxes = {image_id: [] for image_id in id_lines}
     path = paths['localization.txt']
     for line_no, (image_id, *coords) in _read_rows(path, 5):
-        _check_known(path, line_no, image_id, seen)
-        x0, y0, x1, y1 = (_to_number(path, line_no, c, float) for c in coords)
+        where = f'{path}:{line_no}'
+        _check_known(where, image_id, id_lines)
+        x0, y0, x1, y1 = (_to_number(where, c, float, 'finite coordinates')
+                          for c in coords)
         if x1 < x0 or y1 < y0:
-            raise ValueError(f'{path}:{line_no}: box must satisfy x0<=x1 and '
-                             f'y0<=y1, got {coords}')
+            raise ValueError(f'{where}: box must satisfy x0 <= x1 and '
+                             f'y0 <= y1, got {coords}')
+        w, h = image_sizes[image_id]
+        if x0 < 0 or y0 < 0 or x1 > w - 1 or y1 > h - 1:
+            raise ValueError(
+                f'{where}: box {coords} of {image_id!r} must lie inside '
+                f'[0, {w - 1}] x [0, {h - 1}] (inclusive pixel corners of '
+                f'its W={w}, H={h} image, {paths["image_sizes.txt"]}:'
+                f'{size_lines[image_id]})')
         boxes[image_id].append((x0, y0, x1, y1))
 
-    for name, table in (('class_labels.txt', class_labels),
-                        ('image_sizes.txt', image_sizes)):
-        missing = [i for i in image_ids if i not in table]
-        if missing:
-            raise ValueError(f'{paths[name]}: no entry for {len(missing)} '
-                             f'image(s), first {missing[0]!r}')
     if require_boxes:
-        missing = [i for i in image_ids if not boxes[i]]
-        if missing:
-            raise ValueError(
-                f"{paths['localization.txt']}: no box for {len(missing)} "
-                f'image(s), first {missing[0]!r}')
-    return WSOLMetadata(root, image_ids, class_labels, image_sizes, boxes)
+        _check_complete(path, {i: b for i, b in boxes.items() if b},
+                        id_lines)
+    return WSOLMetadata(root, list(id_lines), class_labels, image_sizes,
+                        boxes)

@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 import pytest
@@ -63,7 +64,8 @@ def test_label_outside_label_values_names_the_line(tmp_path):
     ('holdout,1,3,x.jpg', r"metadata.csv:3: column 'split' must be one of"),
     ('train,near,3,x.jpg', r"metadata.csv:3: column 'location_remapped'"),
     ('train,1,3', r'metadata.csv:3: expected 4 fields'),
-
+    ('train,1,3,../../x.jpg', r"metadata.csv:3: filename '../../x.jpg' must "
+     'be a non-empty relative path inside its root folder'),
 ])
 def test_bad_rows_are_refused_naming_line_and_column(tmp_path, row, message):
     write_text(str(tmp_path / 'metadata.csv'), [
@@ -99,3 +101,19 @@ def test_edits_join_the_training_rows(tmp_path):
         (3, False), (0, False), (3, True), (7, True)]
     with pytest.raises(ValueError, match='training data'):
         iwildcam(root, 'test', edited_manifest=manifest)
+
+
+def test_missing_images_stop_the_build_with_where_they_go(tmp_path):
+    root = str(tmp_path / 'iwildcam_v2.0')
+    write_iwildcam(root, ROWS)
+    os.remove(osp.join(root, 'train', '0002.jpg'))
+    assert len(iwildcam(root, 'val')) == 1  # other splits still build
+    with pytest.raises(FileNotFoundError) as error:
+        iwildcam(root, 'train')
+    message = str(error.value)
+    assert message.startswith(
+        f'IWildCamDataset: 1 of 2 images listed in '
+        f'{osp.join(root, "metadata.csv")} are missing, first: '
+        f'{osp.join(root, "train", "0002.jpg")};')
+    assert 'wilds' in message
+    assert f'Images go to {osp.join(root, "train")}.' in message

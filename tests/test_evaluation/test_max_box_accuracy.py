@@ -1,16 +1,19 @@
 """MaxBoxAcc on hand-built maps whose contours, boxes and IoUs are derived
-by hand below (REFERENCE.md §3: box = (x, y, x + w, y + h) clipped to
+by hand below (docs/metrics/wsol.md: box = (x, y, x + w, y + h) clipped to
 W - 1, H - 1, inclusive "+1" IoU, every contour including holes)."""
 import numpy as np
 import pytest
 
-from provmm.evaluation.functional import (cam_thresholds, correct_per_level,
+from provmm.evaluation.functional import (best_contour_box, cam_thresholds,
+                                          cam_to_scoremap, check_scoremap,
+                                          correct_per_level,
                                           count_correct_per_threshold,
                                           iou_fractions,
                                           largest_contour_correct_per_level,
                                           max_box_accuracy,
                                           normalize_scoremap,
                                           threshold_levels)
+from provmm.evaluation.functional.wsol_reference import reference_best_ious
 
 IOUS = [30, 50, 70]
 SIZE = 12
@@ -130,3 +133,40 @@ def test_one_threshold_for_the_whole_split():
         [[[2, 3, 5, 6]], [[7, 7, 10, 10]], [[0, 0, 1, 1]]])
     assert accuracy[1] == 2 * 100. / 3
     assert best[1] == 0.0
+
+
+@pytest.mark.parametrize('name, run', [
+    ('largest_contour_correct_per_level', lambda m, gt: (
+        largest_contour_correct_per_level(m, gt, iou_fractions(IOUS),
+                                          cam_thresholds(0.1)))),
+    ('correct_per_level', lambda m, gt: correct_per_level(
+        m, gt, iou_fractions(IOUS))),
+    ('check_scoremap', lambda m, gt: check_scoremap(m, name='score map')),
+])
+@pytest.mark.parametrize('bad, message', [
+    (np.nan, 'score map contains NaN'),
+    (1.5, r'score map values must lie in \[0, 1\]'),
+])
+def test_every_evaluator_refuses_a_bad_map_with_one_message(name, run, bad,
+                                                            message):
+    # a NaN map used to pass largest_contour_correct_per_level unnoticed
+    scoremap = blob_map()
+    scoremap[0, 0] = bad
+    with pytest.raises(ValueError, match=r'^score map( 0)?: ' + message):
+        run(scoremap, [[2, 3, 5, 6]])
+
+
+def test_best_contour_box_is_the_box_the_reference_credits():
+    # ring, GT (3,3,8,8): the hole box (3,3,9,9) beats the outer box
+    box, iou = best_contour_box(ring_map(), [[3, 3, 8, 8]], 0.5)
+    assert box.tolist() == [3, 3, 9, 9] and iou == pytest.approx(36 / 49)
+    # above the maximum there is no contour: the reference's (0, 0, 0, 0)
+    box, iou = best_contour_box(np.zeros((SIZE, SIZE)), [[0, 0, 1, 1]], 0.5)
+    assert box.tolist() == [0, 0, 0, 0] and iou == 0.25
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        scoremap = cam_to_scoremap(rng.standard_normal((4, 4)), (SIZE, SIZE))
+        gt = [[1, 2, 7, 9], [6, 0, 11, 4]]
+        for t in (0.0, 0.3, 0.77):
+            _, iou = best_contour_box(scoremap, gt, t)
+            assert iou == reference_best_ious(scoremap, gt, [t])[0]

@@ -1,4 +1,4 @@
-"""CAM -> score map: bicubic resize, then min-max (REFERENCE.md §3)."""
+"""CAM -> score map: bicubic resize, then min-max (docs/metrics/wsol.md)."""
 import cv2
 import numpy as np
 import pytest

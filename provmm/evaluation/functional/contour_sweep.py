@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from .boxes import _as_boxes
+from .scoremap import check_scoremap
 
 NUM_LEVELS = 256  # levels of the uint8-quantised score map
 
@@ -506,9 +507,8 @@ def correct_per_level_batch(scoremaps: np.ndarray, gt_boxes: List,
                 lambda first: _correct_per_level_strided(
                     *args, first, workers, max_levels, out), range(workers)))
     invalid = np.flatnonzero(max_levels < 0)
-    if len(invalid):
-        raise ValueError(f'score map {invalid[0]} has NaN or values outside '
-                         '[0, 1]')
+    if len(invalid):  # the kernels only flag a bad map: say what is wrong
+        check_scoremap(scoremaps[invalid[0]], name=f'score map {invalid[0]}')
     correct = np.empty_like(out)
     correct[..., order] = out
     return max_levels, correct

@@ -1,5 +1,5 @@
 """MaxBoxAcc and MaxBoxAccV2 (Choe et al., "Evaluating Weakly Supervised
-Object Localization Methods Right", CVPR 2020; REFERENCE.md §3), with
+Object Localization Methods Right", CVPR 2020; docs/metrics/wsol.md), with
 per-threshold counts identical to the reference definition.
 
 At CAM threshold ``t`` the reference binarises the uint8 map ``q`` with
@@ -15,7 +15,7 @@ import numpy as np
 
 from .boxes import _as_boxes, box_iou
 from .contour_sweep import NUM_LEVELS
-from .scoremap import quantize_scoremap
+from .scoremap import check_scoremap, quantize_scoremap
 
 
 def cam_thresholds(interval: float) -> np.ndarray:
@@ -45,6 +45,58 @@ def threshold_levels(thresholds: np.ndarray, max_level: int) -> np.ndarray:
                     float(max_level)).astype(np.int64)
 
 
+def contour_boxes(quantized: np.ndarray, level: int,
+                  largest_only: bool = False) -> np.ndarray:
+    """The reference's boxes of ``quantized > level``.
+
+    Args:
+        quantized: ``(H, W)`` uint8 map (``quantize_scoremap``).
+        level: binarisation level ``k``.
+        largest_only: keep only the contour of largest ``cv2.contourArea``
+            (the first of equals in OpenCV's order; MaxBoxAcc V1).
+
+    Returns:
+        ``(n, 4)`` int64 inclusive boxes ``(x, y, min(x + w, W - 1),
+        min(y + h, H - 1))`` of the ``cv2.boundingRect`` of every contour
+        (``RETR_TREE``, holes included), or ``[[0, 0, 0, 0]]`` when there is
+        no contour, as the reference.
+    """
+    height, width = quantized.shape
+    _, binary = cv2.threshold(quantized, int(level), 255, cv2.THRESH_BINARY)
+    contours = cv2.findContours(binary, cv2.RETR_TREE,
+                                cv2.CHAIN_APPROX_SIMPLE)[0]
+    if len(contours) == 0:
+        return np.zeros((1, 4), np.int64)
+    if largest_only:
+        contours = [max(contours, key=cv2.contourArea)]
+    rects = np.array([cv2.boundingRect(c) for c in contours], np.int64)
+    x, y, w, h = rects.T
+    return np.stack([x, y, np.minimum(x + w, width - 1),
+                     np.minimum(y + h, height - 1)], axis=1)
+
+
+def best_contour_box(scoremap: np.ndarray, gt_boxes,
+                     threshold: float) -> Tuple[np.ndarray, float]:
+    """The contour box that MaxBoxAccV2 credits at one CAM threshold: of
+    all contour boxes of ``q > int(threshold * max(q))``, the one with the
+    highest IoU with a GT box (the first of equals).
+
+    Args:
+        scoremap: ``(H, W)`` float map in [0, 1].
+        gt_boxes: ``(n, 4)`` inclusive GT boxes in the map's frame.
+        threshold: CAM threshold in [0, 1).
+
+    Returns:
+        The ``(4,)`` int64 box and its IoU (the reference's best IoU).
+    """
+    quantized = quantize_scoremap(check_scoremap(scoremap))
+    level = threshold_levels([threshold], int(quantized.max()))[0]
+    boxes = contour_boxes(quantized, level)
+    ious = box_iou(boxes, gt_boxes).max(axis=1)
+    best = int(ious.argmax())
+    return boxes[best], float(ious[best])
+
+
 def largest_contour_correct_per_level(
         scoremap: np.ndarray, gt_boxes, fractions: Sequence[float],
         thresholds: np.ndarray) -> Tuple[int, np.ndarray]:
@@ -56,7 +108,8 @@ def largest_contour_correct_per_level(
     ``thresholds`` reach for this map; the other rows stay False.
 
     Args:
-        scoremap: ``(H, W)`` float map in [0, 1].
+        scoremap: ``(H, W)`` float map in [0, 1]; NaN or values outside
+            [0, 1] are refused (``check_scoremap``).
         gt_boxes: ``(n, 4)`` inclusive GT boxes in the map's frame.
         fractions: IoU thresholds as fractions (``iou_fractions``).
         thresholds: CAM thresholds (``cam_thresholds``).
@@ -64,11 +117,7 @@ def largest_contour_correct_per_level(
     Returns:
         The map's maximum level and a ``(256, len(fractions))`` bool table.
     """
-    quantized = quantize_scoremap(scoremap)
-    if quantized.ndim != 2:
-        raise ValueError(f'expected one (H, W) score map, got shape '
-                         f'{quantized.shape}')
-    height, width = quantized.shape
+    quantized = quantize_scoremap(check_scoremap(scoremap))
     gt = _as_boxes(gt_boxes, 'GT boxes').astype(np.int64)
     fractions = np.asarray(fractions, np.float64)
     max_level = int(quantized.max())
@@ -76,16 +125,9 @@ def largest_contour_correct_per_level(
     no_contour = box_iou([[0, 0, 0, 0]], gt).max()
     for level in np.unique(threshold_levels(thresholds, max_level)):
         best_iou = no_contour
-        if level < max_level:
-            _, binary = cv2.threshold(quantized, int(level), 255,
-                                      cv2.THRESH_BINARY)
-            contours = cv2.findContours(binary, cv2.RETR_TREE,
-                                        cv2.CHAIN_APPROX_SIMPLE)[0]
-            if len(contours) > 0:
-                x, y, w, h = cv2.boundingRect(
-                    max(contours, key=cv2.contourArea))
-                box = [x, y, min(x + w, width - 1), min(y + h, height - 1)]
-                best_iou = box_iou([box], gt).max()
+        if level < max_level:  # no pixel exceeds the maximum: no contour
+            best_iou = box_iou(contour_boxes(quantized, level, True),
+                               gt).max()
         out[min(int(level), NUM_LEVELS - 1)] = best_iou >= fractions
     return max_level, out
 

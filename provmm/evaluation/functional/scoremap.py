@@ -28,7 +28,7 @@ def cam_to_scoremap(cam, size: Tuple[int, int]) -> np.ndarray:
     """Resize a CAM bicubically to ``size`` and min-max normalise it.
 
     The reference casts the CAM to float64, resizes it with
-    ``cv2.INTER_CUBIC`` and then normalises (REFERENCE.md §3).
+    ``cv2.INTER_CUBIC`` and then normalises (docs/metrics/wsol.md).
 
     Args:
         cam: ``(h, w)`` array or tensor at feature resolution.

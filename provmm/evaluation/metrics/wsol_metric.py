@@ -1,10 +1,8 @@
 """``WSOLMetric``: MaxBoxAccV2, MaxBoxAcc, GT-known and Top-1 Loc of CAMs."""
-import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
@@ -14,8 +12,9 @@ from ..functional import (boxes_to_mask, cam_thresholds, cam_to_scoremap,
                           correct_per_level_batch,
                           count_correct_per_threshold, iou_fractions,
                           largest_contour_correct_per_level,
-                          max_box_accuracy, quantize_scoremap, resize_boxes,
+                          max_box_accuracy, resize_boxes,
                           scoremap_mass_in_mask)
+from ..scoremap_folder import save_scoremap
 
 GT_KNOWN_IOU = 50  # GT-known / Top-1 Loc and MaxBoxAcc V1 use IoU 0.5
 
@@ -26,11 +25,63 @@ def _label(sample: dict, key: str, name: str) -> int:
     return int(torch.as_tensor(sample[key]).reshape(-1)[0])
 
 
+def sample_name(sample: dict, index: int) -> str:
+    """The image id of a data sample dict, for outputs and messages."""
+    if 'img_id' in sample:
+        return str(sample['img_id'])
+    if 'img_path' in sample:
+        return osp.basename(sample['img_path'])
+    return f'sample {sample.get("sample_idx", index)}'
+
+
+def sample_scoremap(sample: dict, eval_size: Optional[Tuple[int, int]],
+                    name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Score map and GT boxes of one data sample dict in the evaluation frame.
+
+    Args:
+        sample: with ``cam`` ``(h, w)``, ``gt_bboxes`` ``(n, 4)`` in
+            original pixels and ``ori_shape`` ``(H, W)``; ``img_shape``
+            too when ``eval_size`` is None.
+        eval_size: ``(W, H)`` of the score map, or None for ``img_shape``.
+        name: what to call the sample in errors.
+
+    Returns:
+        The ``(H, W)`` float64 score map (``cam_to_scoremap``) and the
+        ``(n, 4)`` int64 GT boxes resized to it (``resize_boxes``).
+    """
+    if 'cam' not in sample:
+        raise KeyError(f'WSOLMetric: data sample of {name} has no "cam"; '
+                       'use a model that attaches it (WSOLImageClassifier)')
+    for key in ('gt_bboxes', 'ori_shape'):
+        if key not in sample:
+            raise KeyError(
+                f'WSOLMetric: data sample of {name} has no {key!r}; add '
+                "'gt_bboxes', 'ori_shape', 'img_id' to "
+                'PackInputs.meta_keys of the test pipeline')
+    if eval_size is None:
+        if 'img_shape' not in sample:
+            raise KeyError(f'WSOLMetric: eval_size=None needs img_shape in '
+                           f'the data sample of {name}')
+        h, w = sample['img_shape'][:2]
+        eval_size = (int(w), int(h))
+    cam = sample['cam']
+    if cam.ndim != 2:
+        raise ValueError(f'WSOLMetric: cam of {name} must be (h, w), got '
+                         f'shape {tuple(cam.shape)}')
+    scoremap = cam_to_scoremap(cam, eval_size)
+    gt = np.asarray(sample['gt_bboxes'], np.float64).reshape(-1, 4)
+    if len(gt) == 0:
+        raise ValueError(f'WSOLMetric: {name} has no GT box')
+    ori_h, ori_w = sample['ori_shape'][:2]
+    return scoremap, resize_boxes(gt, (ori_w, ori_h), eval_size)
+
+
 @METRICS.register_module()
 class WSOLMetric(BaseMetric):
     """Weakly supervised object localisation from CAMs (Choe et al.,
     "Evaluating Weakly Supervised Object Localization Methods Right",
-    CVPR 2020), as in the paper's Sec. 4.2.1; definition in REFERENCE.md §3.
+    CVPR 2020), as in the paper's Sec. 4.2.1; definition in
+    docs/metrics/wsol.md.
 
     Every data sample needs ``cam`` (``(h, w)``, from
     ``WSOLImageClassifier``), ``gt_bboxes`` (``(n, 4)`` in original pixels)
@@ -64,9 +115,10 @@ class WSOLMetric(BaseMetric):
         largest_contour_v1: also compute ``MaxBoxAcc`` (V1; OpenCV once
             per level, ~30 ms per 224 x 224 image and worker).
         scoremap_dir: if set, save each score map as float64
-            ``<scoremap_dir>/<img_id>.npy`` (the wsolevaluation layout).
-        overlay_dir: if set, save a JET overlay of the score map on the input
-            image with the GT boxes as ``<overlay_dir>/<img_id stem>.png``.
+            ``<scoremap_dir>/<img_id>.npy`` (the wsolevaluation layout,
+            written atomically; ``tools/eval_wsol.py`` reads it). CAM
+            overlays are drawn by ``WSOLVisualizationHook``
+            (``tools/test.py --show-dir``), not by the metric.
         workers: threads over the maps of a batch.
         collect_device, prefix: as :class:`mmengine.evaluator.BaseMetric`.
     """
@@ -80,7 +132,6 @@ class WSOLMetric(BaseMetric):
                  multi_contour: bool = True,
                  largest_contour_v1: bool = True,
                  scoremap_dir: Optional[str] = None,
-                 overlay_dir: Optional[str] = None,
                  workers: int = 1,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -100,13 +151,12 @@ class WSOLMetric(BaseMetric):
         self.multi_contour = multi_contour
         self.largest_contour_v1 = largest_contour_v1
         self.scoremap_dir = scoremap_dir
-        self.overlay_dir = overlay_dir
         self.workers = workers
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         scoremaps, boxes, records = [], [], []
         for index, sample in enumerate(data_samples):
-            scoremap, gt, record = self._prepare(sample, index, data_batch)
+            scoremap, gt, record = self._prepare(sample, index)
             scoremaps.append(scoremap)
             boxes.append(gt)
             records.append(record)
@@ -132,40 +182,19 @@ class WSOLMetric(BaseMetric):
                     records[i]['all'] = table
         self.results.extend(records)
 
-    def _prepare(self, sample: dict, index: int, data_batch):
+    def _prepare(self, sample: dict, index: int):
         """Score map and GT boxes at the evaluation size, and the record of
-        one sample (its classification and CAM mass); saves the outputs."""
-        name = self._image_id(sample, index)
-        if 'cam' not in sample:
-            raise KeyError(f'WSOLMetric: data sample of {name} has no "cam"; '
-                           'use a model that attaches it '
-                           '(WSOLImageClassifier)')
-        for key in ('gt_bboxes', 'ori_shape'):
-            if key not in sample:
-                raise KeyError(
-                    f'WSOLMetric: data sample of {name} has no {key!r}; add '
-                    "'gt_bboxes', 'ori_shape', 'img_id' to "
-                    'PackInputs.meta_keys of the test pipeline')
-        size = self._eval_size(sample, name)
-        cam = sample['cam']
-        if cam.ndim != 2:
-            raise ValueError(f'WSOLMetric: cam of {name} must be (h, w), got '
-                             f'shape {tuple(cam.shape)}')
-        scoremap = cam_to_scoremap(cam, size)
-        gt = np.asarray(sample['gt_bboxes'], np.float64).reshape(-1, 4)
-        if len(gt) == 0:
-            raise ValueError(f'WSOLMetric: {name} has no GT box')
-        ori_h, ori_w = sample['ori_shape'][:2]
-        gt = resize_boxes(gt, (ori_w, ori_h), size)
+        one sample (its classification and CAM mass); saves the map."""
+        name = sample_name(sample, index)
+        scoremap, gt = sample_scoremap(sample, self.eval_size, name)
+        size = scoremap.shape[::-1]
         record = dict(
             class_correct=(_label(sample, 'pred_label', name) ==
                            _label(sample, 'gt_label', name)),
             mass_in_box=scoremap_mass_in_mask(scoremap,
                                               boxes_to_mask(gt, size)))
         if self.scoremap_dir is not None:
-            self._save_scoremap(scoremap, name)
-        if self.overlay_dir is not None:
-            self._save_overlay(scoremap, gt, data_batch, index, sample, name)
+            save_scoremap(self.scoremap_dir, name, scoremap)
         return scoremap, gt, record
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -222,64 +251,3 @@ class WSOLMetric(BaseMetric):
         metrics['CAMMassInBox'] = 100.0 * float(
             np.mean([r['mass_in_box'] for r in results]))
         return metrics
-
-    def _eval_size(self, sample: dict, name: str) -> Tuple[int, int]:
-        if self.eval_size is not None:
-            return self.eval_size
-        if 'img_shape' not in sample:
-            raise KeyError(f'WSOLMetric: eval_size=None needs img_shape in '
-                           f'the data sample of {name}')
-        h, w = sample['img_shape'][:2]
-        return int(w), int(h)
-
-    @staticmethod
-    def _image_id(sample: dict, index: int) -> str:
-        if 'img_id' in sample:
-            return str(sample['img_id'])
-        if 'img_path' in sample:
-            return osp.basename(sample['img_path'])
-        return f'sample {sample.get("sample_idx", index)}'
-
-    def _output_path(self, root: str, name: str, suffix: str) -> str:
-        if osp.isabs(name) or '..' in name.replace('\\', '/').split('/'):
-            raise ValueError(f'WSOLMetric: image id {name!r} would be saved '
-                             f'outside {root!r}')
-        path = osp.join(root, name + suffix)
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        return path
-
-    def _save_scoremap(self, scoremap: np.ndarray, name: str) -> None:
-        np.save(self._output_path(self.scoremap_dir, name, '.npy'), scoremap)
-
-    def _save_overlay(self, scoremap, gt, data_batch, index, sample,
-                      name) -> None:
-        h, w = scoremap.shape
-        image = None
-        inputs = (data_batch or {}).get('inputs') if isinstance(
-            data_batch, dict) else None
-        if inputs is not None and len(inputs) > index:
-            image = torch.as_tensor(inputs[index]).detach().cpu().numpy()
-            image = np.clip(image.transpose(1, 2, 0), 0, 255).astype(np.uint8)
-        elif 'img_path' in sample:
-            image = cv2.imread(sample['img_path'], cv2.IMREAD_COLOR)
-            if image is None:
-                raise FileNotFoundError(
-                    f'WSOLMetric: cannot read {sample["img_path"]!r} for the '
-                    'overlay')
-        if image is None:
-            raise KeyError(f'WSOLMetric: overlay of {name} needs the batch '
-                           'inputs or img_path')
-        if image.ndim == 2 or image.shape[2] == 1:
-            image = cv2.cvtColor(image.reshape(image.shape[:2]),
-                                 cv2.COLOR_GRAY2BGR)
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-        heat = cv2.applyColorMap(quantize_scoremap(scoremap),
-                                 cv2.COLORMAP_JET)
-        overlay = cv2.addWeighted(image, 0.5, heat, 0.5, 0)
-        thickness = 1 if min(h, w) < 128 else 2
-        for x0, y0, x1, y1 in gt:
-            cv2.rectangle(overlay, (int(x0), int(y0)), (int(x1), int(y1)),
-                          (0, 255, 0), thickness)
-        stem = osp.splitext(name)[0]
-        cv2.imwrite(self._output_path(self.overlay_dir, stem, '.png'),
-                    overlay)

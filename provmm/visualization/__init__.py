@@ -1,0 +1,1 @@
+from .wsol_visualizer import WSOLVisualizer  # noqa: F401
