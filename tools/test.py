@@ -9,7 +9,8 @@ from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
-from provmm.engine.train_utils import merge_test_args
+from provmm.engine.preflight import check_before_run, removing_new_work_dir
+from provmm.engine.train_utils import merge_cfg_options, merge_test_args
 
 
 def parse_args():
@@ -28,10 +29,12 @@ def parse_args():
     parser.add_argument(
         '--scoremap-dir',
         help='WSOL: save the normalised CAM score maps as '
-        '<dir>/<image_id>.npy (the wsolevaluation layout)')
+        '<dir>/<image_id>.npy (the wsolevaluation layout, for '
+        'tools/eval_wsol.py)')
     parser.add_argument(
         '--show-dir',
-        help='WSOL: save CAM overlay PNGs (with GT boxes) to this directory')
+        help='WSOL: save one CAM overlay PNG per test image (heat map, GT '
+        'and predicted boxes, predicted class and score) to this directory')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -70,11 +73,16 @@ def main():
                          'path of the output file before using `--out-item`.')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     cfg = merge_test_args(cfg, args)
     # mmengine checkpoints hold non-tensor globals: allow exactly those
+    # (here too for configs without SafeCheckpointLoadingHook).
     register_checkpoint_safe_globals()
-    runner = Runner.from_cfg(cfg)
+    # Missing data or a broken checkpoint stop here, before the Runner writes
+    # its work dir (removed again if building the Runner fails).
+    with removing_new_work_dir(cfg.work_dir):
+        check_before_run(cfg, 'test')
+        runner = Runner.from_cfg(cfg)
 
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(
@@ -82,6 +90,10 @@ def main():
     metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    if args.scoremap_dir is not None:
+        print(f'Score maps written to {os.path.abspath(args.scoremap_dir)}')
+    if args.show_dir is not None:
+        print(f'CAM overlays written to {os.path.abspath(args.show_dir)}')
 
 
 if __name__ == '__main__':

@@ -7,7 +7,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
-from provmm.engine.train_utils import merge_train_args
+from provmm.engine.preflight import check_before_run, removing_new_work_dir
+from provmm.engine.train_utils import merge_cfg_options, merge_train_args
 
 
 def parse_args():
@@ -73,14 +74,19 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is None and cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg = merge_train_args(cfg, args)
     # mmengine checkpoints hold non-tensor globals: allow exactly those
+    # (here too for configs without SafeCheckpointLoadingHook).
     register_checkpoint_safe_globals()
-    runner = Runner.from_cfg(cfg)
+    # Missing data or a broken checkpoint stop here, before the Runner writes
+    # its work dir (removed again if building the Runner fails).
+    with removing_new_work_dir(cfg.work_dir):
+        check_before_run(cfg, 'train')
+        runner = Runner.from_cfg(cfg)
     runner.train()
 
 

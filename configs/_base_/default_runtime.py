@@ -12,6 +12,17 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
+# provmm's engine hooks; a config that sets its own custom_hooks keeps them
+# by listing them too.
+custom_hooks = [
+    # installs the checkpoint allow-list before any checkpoint is loaded
+    dict(type='SafeCheckpointLoadingHook'),
+    # stops at the first non-finite loss, before the optimizer step
+    dict(type='NonFiniteLossHook', max_skipped_amp_steps=50),
+    # saves the random states in checkpoints: --resume is bit-identical
+    dict(type='RandomStateHook'),
+]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -9,12 +9,19 @@ attribute of any allowed object), provmm allow-lists exactly the classes an
 mmengine checkpoint contains and maps the pickled ``builtins.getattr`` to a
 function that only resolves HistoryBuffer's statistics methods. Anything else
 is still refused by torch's unpickler.
+
+On torch < 2.6 ``torch.load`` unpickles anything by default, so
+:func:`register_checkpoint_safe_globals` refuses to run there.
 """
 import pickle
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.utils import digit_version
+
+# The first torch whose torch.load defaults to weights_only=True.
+MIN_TORCH_VERSION = '2.6.0'
 
 # Statistics methods a HistoryBuffer pickles (mmengine registers these four).
 _HISTORY_BUFFER_METHODS = frozenset({'min', 'max', 'current', 'mean'})
@@ -53,9 +60,19 @@ def _numpy_globals():
 
 
 def register_checkpoint_safe_globals() -> None:
-    """Allow-list the globals of mmengine checkpoints for ``weights_only``."""
-    if not hasattr(torch.serialization, 'add_safe_globals'):
-        return  # torch < 2.4 loads everything with weights_only=False anyway
+    """Allow-list the globals of mmengine checkpoints for ``weights_only``.
+
+    Raises:
+        RuntimeError: on torch < 2.6, where mmengine's ``torch.load`` calls
+            would unpickle arbitrary objects (``weights_only=False``).
+    """
+    if digit_version(torch.__version__) < digit_version(MIN_TORCH_VERSION):
+        raise RuntimeError(
+            f'provmm needs torch>={MIN_TORCH_VERSION} to load checkpoints '
+            f'safely; found torch {torch.__version__}, whose torch.load '
+            'defaults to weights_only=False and would run any pickled code '
+            'in a checkpoint. Upgrade: pip install '
+            f'"torch>={MIN_TORCH_VERSION}"')
     torch.serialization.add_safe_globals([
         HistoryBuffer,
         (history_buffer_getattr, 'builtins.getattr'),
