@@ -1,6 +1,6 @@
 """Step time and peak memory of plain CutMix vs. guided (soft, hard) steps.
 
-Example (the issue's CPU target: ResNet-18, 64 px, batch 16)::
+Example (the CPU target: ResNet-18, 64 px, batch 16)::
 
     OMP_NUM_THREADS=1 python tools/benchmark_guidance.py --depth 18 --size 64 \
         --batch-size 16 --compare-pytorch

@@ -1,4 +1,4 @@
-# DiffCoRe-Mix as the provenance source (issue 3, item 5): no edits are
+# DiffCoRe-Mix as the provenance source: no edits are
 # added; instead each edited real train image is mixed with its edit (its
 # generated counterpart) pixel-wise or patch-wise (8 px cells) by a fair coin,
 # and hard-label guidance (Eq. 10) penalises the own-class gradient on the

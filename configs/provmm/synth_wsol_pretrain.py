@@ -1,7 +1,9 @@
 # Pre-training on the broad synthetic source task (12 other shapes, random
 # textures and hues, no background correlation): the synthetic benchmark's
-# stand-in for ImageNet weights. Fine-tuning configs load its backbone via
-# `SyntheticSourcePretrained`, which runs this config on first use.
+# stand-in for ImageNet weights, run before fine-tuning as a step of its own:
+#   python tools/train.py configs/provmm/synth_wsol_pretrain.py
+# Its last checkpoint, work_dirs/synth_wsol_pretrain/epoch_10.pth, is what
+# the fine-tuning configs load (`SyntheticSourcePretrained`).
 _base_ = [
     '../_base_/models/synth_wsol_resnet.py',
     '../_base_/datasets/synth_wsol.py',
@@ -30,6 +32,6 @@ optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = dict(end=10)
 train_cfg = dict(max_epochs=10, val_interval=5)
 default_hooks = dict(
-    logger=dict(interval=10),
+    logger=dict(interval=50),  # >= 38 iterations per epoch: one line each
     checkpoint=dict(interval=10, max_keep_ckpts=1))
 randomness = dict(seed=0)

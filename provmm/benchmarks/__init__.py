@@ -1,1 +1,3 @@
-"""Benchmark drivers behind the ``tools/benchmark_*.py`` entry points."""
+"""Benchmark drivers behind the ``tools/benchmark_*.py`` entry points: one
+runner (:mod:`.runner`, :mod:`.report`, :mod:`.cli`) with each training
+benchmark as data (:mod:`.synth_wsol`, :mod:`.synth_spurious`)."""

@@ -1,4 +1,4 @@
-"""The built-in spurious-correlation benchmark as a dataset (issue 3, #6)."""
+"""The built-in spurious-correlation benchmark as a dataset."""
 import json
 import os.path as osp
 from typing import Dict, List, Optional
@@ -50,6 +50,9 @@ def ensure_provenance_masks(edit_folder: str, source: str = 'otsu',
     edits = osp.join(edit_folder, EDIT_MANIFEST)
 
     def write(tmp: str) -> None:
+        print(f'Making the {mask_folder_name(source, options)} provenance '
+              f'masks of the edits under {edit_folder} (first use)...',
+              flush=True)
         if source == 'gt':
             pairs = load_provenance_manifest(edits)
             for pair in pairs:

@@ -1,4 +1,4 @@
-"""The built-in synthetic WSOL benchmark as a dataset (issue 2, item 5)."""
+"""The built-in synthetic WSOL benchmark as a dataset."""
 from typing import Optional
 
 from provmm.registry import DATASETS

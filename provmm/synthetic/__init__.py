@@ -1,4 +1,5 @@
-"""Generators of the built-in synthetic WSOL benchmark (framework-free)."""
+"""Generators of the built-in synthetic benchmarks (plain numpy/OpenCV;
+mmengine, when installed, only draws their progress bars)."""
 from .backgrounds import DOMAIN_NAMES, render_background
 from .shapes import SOURCE_SHAPES, TARGET_SHAPES, rasterize_shape
 from .wsol_task import (SyntheticSample, SyntheticWSOLSpec, assign_domains,

@@ -37,6 +37,7 @@ from typing import Iterator, Tuple
 import cv2
 import numpy as np
 
+from .progress import announce
 from .spurious_task import (SyntheticSpuriousSpec, ensure_generated,
                             image_filename, render_place, render_sample,
                             split_groups, to_uint8, write_rgb)
@@ -149,7 +150,7 @@ def render_edits(task: SyntheticSpuriousSpec, edit: BackgroundEditSpec
 
 
 def _write_edits(folder: str, task_root: str, task: SyntheticSpuriousSpec,
-                 edit: BackgroundEditSpec) -> None:
+                 edit: BackgroundEditSpec, progress) -> None:
     labels, _ = split_groups(task, 'train')
     rows = []
     for index, image, mask, place in render_edits(task, edit):
@@ -166,6 +167,7 @@ def _write_edits(folder: str, task_root: str, task: SyntheticSpuriousSpec,
             edited=name, label=int(labels[index]),
             gt_mask=osp.relpath(gt_mask, folder), place=place,
             group=task.group(labels[index], place)))
+        progress.update()
     with open(osp.join(folder, EDIT_MANIFEST), 'w') as f:
         columns = ('original', 'edited', 'label', 'gt_mask', 'place',
                    'group')
@@ -178,13 +180,23 @@ def _write_edits(folder: str, task_root: str, task: SyntheticSpuriousSpec,
 
 def ensure_background_edits(task_root: str, task: SyntheticSpuriousSpec,
                             edit: BackgroundEditSpec) -> str:
-    """Generate the edits under ``<task_root>/edits/<key>`` unless cached.
+    """Generate the edits under ``<task_root>/edits/<key>`` unless cached
+    (announced in one line with a progress bar).
 
     Returns:
         str: the edit folder (holding ``manifest.csv``).
     """
     folder = osp.join(task_root, 'edits', edit_key(task, edit))
-    # Relative 'original' paths must be computed from the final folder.
-    return ensure_generated(
-        folder, edit_record(task, edit), EDIT_SPEC_FILE, 'background edit',
-        lambda tmp: _write_edits(tmp, osp.join(tmp, '..', '..'), task, edit))
+    total = len(edited_indices(task, edit))
+
+    def write(tmp):
+        with announce(f'Generating {total:,} background edits of the '
+                      f'synthetic spurious task under {folder} (first '
+                      'use)...', total) as progress:
+            # Relative 'original' paths must be computed from the final
+            # folder.
+            _write_edits(tmp, osp.join(tmp, '..', '..'), task, edit,
+                         progress)
+
+    return ensure_generated(folder, edit_record(task, edit), EDIT_SPEC_FILE,
+                            'background edit', write)

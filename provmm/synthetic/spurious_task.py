@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from .backgrounds import DOMAIN_NAMES, render_background
+from .progress import announce
 from .shapes import MAX_ROTATION_DEG, TARGET_SHAPES, rasterize_shape
 
 SPEC_FILE = 'synthetic_spurious.json'
@@ -242,12 +243,13 @@ def write_rgb(path: str, image: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
-def _write_task(root: str, spec: SyntheticSpuriousSpec) -> None:
+def _write_task(root: str, spec: SyntheticSpuriousSpec, progress) -> None:
     rows = []
     for split_code, split in enumerate(SPLITS):
         for filename, sample in render_split(spec, split):
             write_rgb(osp.join(root, filename), sample.image)
             rows.append((filename, sample.label, split_code, sample.place))
+            progress.update()
     with open(osp.join(root, METADATA_FILE), 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(METADATA_COLUMNS)
@@ -326,7 +328,15 @@ def read_task_spec(root: str) -> Optional[SyntheticSpuriousSpec]:
 
 
 def ensure_synthetic_spurious(root: str, spec: SyntheticSpuriousSpec) -> str:
-    """Generate the task under ``root`` unless it is already cached there."""
+    """Generate the task under ``root`` unless it is already cached there
+    (announced in one line with a progress bar)."""
+    total = sum(spec.num_images.values())
+
+    def write(folder):
+        with announce(f'Generating the synthetic spurious-correlation '
+                      f'benchmark under {root} (first use, {total:,} '
+                      'images)...', total) as progress:
+            _write_task(folder, spec, progress)
+
     return ensure_generated(root, spec.to_json(), SPEC_FILE,
-                            'synthetic spurious task',
-                            lambda folder: _write_task(folder, spec))
+                            'synthetic spurious task', write)

@@ -9,7 +9,7 @@ the background is an easier cue than the object, so CAMs leak to context.
 A second, broad "source" task (12 other shapes, backgrounds of random
 texture and hue, no correlation) pre-trains the backbone, as the paper
 fine-tunes ImageNet backbones; a network trained from scratch on the biased
-task learns only the background (issue 2, item 5).
+task learns only the background.
 
 Everything is written in the wsolevaluation layout, so the loaders and
 ``tools/eval_wsol.py`` read it like real data::
@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from .backgrounds import DOMAIN_NAMES, render_background
+from .progress import announce
 from .shapes import (MAX_ROTATION_DEG, SOURCE_SHAPES, TARGET_SHAPES,
                      rasterize_shape)
 
@@ -226,7 +227,7 @@ def render_split(spec: SyntheticWSOLSpec, split: str):
         yield image_id, _render(spec, split, index, label, domain)
 
 
-def _write_task(root: str, spec: SyntheticWSOLSpec):
+def _write_task(root: str, spec: SyntheticWSOLSpec, progress):
     for split in spec.num_per_class:
         meta_dir = osp.join(root, 'metadata', split)
         os.makedirs(meta_dir, exist_ok=True)
@@ -248,6 +249,7 @@ def _write_task(root: str, spec: SyntheticWSOLSpec):
             rows['localization'].append(
                 image_id + ',' + ','.join(str(c) for c in sample.box))
             rows['backgrounds'].append(f'{image_id},{sample.domain}')
+            progress.update()
         for name, lines in rows.items():
             with open(osp.join(meta_dir, f'{name}.txt'), 'w') as f:
                 f.write('\n'.join(lines) + '\n')
@@ -300,8 +302,12 @@ def ensure_synthetic_wsol(root: str, spec: SyntheticWSOLSpec) -> str:
     os.makedirs(parent, exist_ok=True)
     tmp = f'{osp.abspath(root)}.partial-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
+    total = sum(spec.num_per_class.values()) * len(spec.classes)
+    what = 'benchmark' if spec.task == 'target' else 'source task'
     try:
-        _write_task(tmp, spec)
+        with announce(f'Generating the synthetic WSOL {what} under {root} '
+                      f'(first use, {total:,} images)...', total) as progress:
+            _write_task(tmp, spec, progress)
         os.rename(tmp, root)
     except OSError:
         if not osp.exists(root):

@@ -1,4 +1,4 @@
-# The built-in spurious-correlation benchmark (issue 3, item 6), generated
+# The built-in spurious-correlation benchmark, generated
 # under data_root on first use: two shape classes on two background places;
 # in train 95 % of each class lie on "its" place, val and test are balanced
 # over the four (class, place) groups. 64 px images, random horizontal flip.

@@ -1,4 +1,4 @@
-# Built-in synthetic WSOL benchmark (provmm/datasets/synthetic): 8 shape
+# Built-in synthetic WSOL benchmark (provmm/synthetic): 8 shape
 # classes, 64 px, on cluttered backgrounds whose domain matches the class in
 # `background_bias` of the train/val images and is balanced in test. Generated
 # under `data_root` on first use (seconds) and read back through the

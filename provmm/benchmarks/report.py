@@ -1,0 +1,174 @@
+"""A benchmark's report: markdown table, PNG plot and the markdown file
+around them (hand-written introduction and notes included)."""
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from provmm.benchmarks.cached_runs import markdown_table, mean_std
+from provmm.benchmarks.paths import REPO_ROOT
+from provmm.benchmarks.runner import Benchmark, Column, total_run_seconds
+
+
+@dataclass
+class Section:
+    """A report section besides the runs, with an optional plot panel."""
+    markdown: str
+    draw: Optional[Callable] = None  # draw(matplotlib axes)
+
+
+def paired_delta(runs: List[dict], reference: Optional[List[dict]],
+                 value: Callable[[dict], float], scale: float = 1.0,
+                 digits: int = 1) -> str:
+    """``mean ± std`` of ``value(run) - value(reference run of the same
+    seed)`` over the seeds both have; ``'–'`` without any."""
+    if not reference:
+        return '–'
+    by_seed = {r['seed']: value(r) for r in reference}
+    deltas = [value(r) - by_seed[r['seed']] for r in runs
+              if r['seed'] in by_seed]
+    return mean_std(deltas, scale, digits) if deltas else '–'
+
+
+def cell(column: Column, runs: List[dict],
+         reference: Optional[List[dict]] = None) -> str:
+    """The table cell of ``column`` over the runs of one row."""
+    if column.paired:
+        return paired_delta(runs, reference, column.value, column.scale,
+                            column.digits)
+    values = [column.value(r) for r in runs]
+    if column.per_seed:
+        return ' / '.join(f'{v * column.scale:.{column.digits}f}'
+                          for v in values)
+    return mean_std(values, column.scale, column.digits)
+
+
+def variant_alpha(results: Dict, bench: Benchmark,
+                  name: str) -> Optional[float]:
+    """The alpha a variant's runs used (None: not penalised)."""
+    if not bench.variants_by_name[name].penalised:
+        return None
+    return results['variant_alpha'].get(name, results['alpha'])
+
+
+def results_table(bench: Benchmark, results: Dict) -> str:
+    """Markdown: every variant at its alpha, then (``grid_rows``) the runs
+    of the alpha grids."""
+    by_name = bench.variants_by_name
+    reference = results['variants'].get(bench.reference)
+
+    def row(label, alpha, runs):
+        return ([label, '–' if alpha is None else f'{alpha:g}'] +
+                [cell(c, runs, reference) for c in bench.columns])
+
+    rows = [row(by_name[name].label, variant_alpha(results, bench, name),
+                runs) for name, runs in results['variants'].items()]
+    if bench.grid_rows:
+        grids = []
+        if results['select_on'] is not None:
+            grids.append((results['select_on'], results['alpha_search']))
+        grids += list(results['variant_alpha_search'].items())
+        for name, grid in grids:
+            rows += [row(f'α grid: {by_name[name].label}', float(alpha), runs)
+                     for alpha, runs in grid.items()]
+    header = ['Variant', 'α'] + [c.header for c in bench.columns]
+    return markdown_table(header, rows)
+
+
+def alpha_note(bench: Benchmark, results: Dict) -> str:
+    """How alpha was chosen, in a sentence."""
+    how = f'on validation {bench.select_key} ' + (
+        '(first seed)' if bench.alpha_on_first_seed else
+        '(mean over the seeds)')
+    where = ' (its runs are listed at the bottom)' if bench.grid_rows else ''
+    own = ', '.join(f'"{n}"' for n in results['variant_alpha'])
+    if results['alpha'] is not None:
+        note = (f'α = {results["alpha"]:g} was chosen {how} of '
+                f'"{results["select_on"]}" from the grid{where}; every '
+                'penalised variant uses it')
+        if own:
+            note += (f' except {own}, each choosing its own α the same way '
+                     'from its own grid')
+        return note + '.'
+    if own:
+        return (f'α of every penalised variant ({own}) was chosen {how} '
+                f'from its grid{where}.')
+    return ''
+
+
+def plot_results(bench: Benchmark, results: Dict, path: str,
+                 section: Optional[Section] = None) -> None:
+    """Horizontal bars per panel (mean ± std over seeds, seeds as dots),
+    plus the section's panel."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    names = list(results['variants'])
+    labels = [bench.variants_by_name[n].label for n in names]
+    extra = section is not None and section.draw is not None
+    ncols = len(bench.panels) + extra
+    fig, axes = plt.subplots(
+        1, ncols, squeeze=False,
+        figsize=(3.8 * ncols + 3, max(4.8, 0.45 * len(names) + 2.2)))
+    axes = axes[0]
+    ys = np.arange(len(names))
+    for i, (ax, panel) in enumerate(zip(axes, bench.panels)):
+        values = [[v for v in map(panel.value, results['variants'][n])
+                   if v is not None] for n in names]
+        ax.barh(ys, [np.mean(v) if v else np.nan for v in values],
+                xerr=[np.std(v) if v else np.nan for v in values],
+                color='tab:blue', alpha=0.7)
+        for y, v in zip(ys, values):
+            ax.plot(v, [y] * len(v), 'k.', ms=4)
+        if panel.xlim is not None:
+            ax.set_xlim(*panel.xlim)
+        ax.set_title(panel.title)
+        ax.grid(axis='x', alpha=0.3)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(labels if i == 0 else [])
+        ax.invert_yaxis()
+    if extra:
+        section.draw(axes[-1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _read(path: str) -> str:
+    if not osp.isfile(path):
+        return ''
+    with open(path) as f:
+        return f.read().strip() + '\n\n'
+
+
+def write_report(bench: Benchmark, results: Dict, report: str, command: str,
+                 section: Optional[Section] = None) -> str:
+    """Write ``<report>.md`` and ``<report>.png``; return the table.
+
+    Hand-written parts: ``docs/benchmarks/<name>.intro.md`` (the task and
+    the columns) before the table, ``<report>.notes.md`` (what the numbers
+    show) at the end.
+    """
+    os.makedirs(osp.dirname(report) or '.', exist_ok=True)
+    plot_results(bench, results, report + '.png', section)
+    table = results_table(bench, results)
+    intro = _read(osp.join(REPO_ROOT, 'docs', 'benchmarks',
+                           f'{bench.name}.intro.md'))
+    note = alpha_note(bench, results)
+    hours = total_run_seconds(results) / 3600
+    text = (f'# {bench.title}\n\n'
+            f'`{command}` — {len(results["seeds"])} seed(s), '
+            f'{results["epochs"]} epochs, {torch.get_num_threads()} CPU '
+            f'thread(s), {hours:.2f} h of runs in all (the wall column is '
+            'per run, on a shared machine).\n\n' + intro +
+            (note + '\n\n' if note else '') + table + '\n\n' +
+            (section.markdown.strip() + '\n\n' if section else '') +
+            f'![{bench.name}]({osp.basename(report)}.png)\n\n' +
+            _read(report + '.notes.md'))
+    with open(report + '.md', 'w') as f:
+        f.write(text.rstrip() + '\n')
+    return table

@@ -1,0 +1,55 @@
+"""The benchmark command line: quick-run settings, report location and the
+reproducing command, with the runs replaced by canned results."""
+import dataclasses
+import os.path as osp
+
+import pytest
+
+import provmm.benchmarks.cli as cli
+import provmm.benchmarks.runner as runner
+from provmm.benchmarks.report import Section
+from provmm.benchmarks.synth_spurious import BENCHMARK as SPURIOUS
+
+
+def test_quick_run_writes_its_report_inside_the_out_dir(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    seen = []
+
+    def fake_run(bench, variant, seed, epochs, out_dir, alpha=None,
+                 quick=False, config_dir=None, data_root=None):
+        seen.append((variant.name, alpha, seed, epochs, out_dir, quick,
+                     data_root))
+        return dict(variant=variant.name, seed=seed, alpha=alpha,
+                    epochs=epochs, val=dict(worst_group=50.0),
+                    test=dict(worst_group=40.0, mean_group=80.0, top1=80.0),
+                    true_mask_penalty=dict(penalty=1.0, outside_share=0.5),
+                    pg_ratio=0.1, wall_s=1.0)
+
+    monkeypatch.setattr(runner, 'run_once', fake_run)
+    bench = dataclasses.replace(
+        SPURIOUS, extra_section=lambda *args: Section('## Masks'))
+    cli.main(bench, ['--quick', '--seeds', '4', '5', '--variants', 'edits',
+                     'edits_pg_gtmask', '--out-dir', 'out'])
+    quick_dir = osp.join('out', 'quick')
+    assert seen == [
+        ('edits', None, 4, 2, quick_dir, True, 'data/synth_spurious_quick'),
+        ('edits_pg_gtmask', 1.0, 4, 2, quick_dir, True,
+         'data/synth_spurious_quick')]
+    report = osp.join(quick_dir, 'synth_spurious_quick')
+    with open(report + '.md') as f:
+        text = f.read()
+    assert text.startswith(
+        '# Built-in spurious-correlation benchmark\n\n`python '
+        'tools/benchmark_synth_spurious.py --variants edits edits_pg_gtmask '
+        '--seeds 4 --epochs 2 --alphas 1 --select-on edits_pg_gtmask '
+        '--quick` — 1 seed(s), 2 epochs')
+    assert '## Masks' in text and osp.isfile(report + '.png')
+    assert capsys.readouterr().out.endswith(
+        f'wrote {report}.md and {report}.png\n')
+
+
+def test_a_missing_config_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='pass --config-dir'):
+        cli.main(SPURIOUS, ['--config-dir', str(tmp_path / 'nowhere')])
