@@ -7,3 +7,4 @@ from .waterbirds import WaterbirdsDataset  # noqa: F401
 from .iwildcam import IWildCamDataset  # noqa: F401
 from .cub_classification import CUBClassificationDataset  # noqa: F401
 from .synthetic_spurious import SyntheticSpuriousDataset  # noqa: F401
+from .skeleton_stal import SkeletonSTALDataset  # noqa: F401

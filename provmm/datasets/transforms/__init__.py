@@ -6,3 +6,6 @@ from .provenance_geometry import (ProvenanceCenterCrop,  # noqa: F401
                                   ProvenanceRandomResizedCrop,
                                   ProvenanceResize, ProvenanceResizeEdge)
 from .load_generated_counterpart import LoadGeneratedCounterpart  # noqa: F401,E501
+from .pose_transforms import (NormalizeKeypoints,  # noqa: F401
+                              PackSkeletonInputs, SampleClip,
+                              SelectTopPersons)
