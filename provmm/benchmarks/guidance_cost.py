@@ -215,7 +215,7 @@ def _peak_memory(model, optim_wrapper, backbone, in_channels, variant, size,
         peak = torch.cuda.max_memory_allocated()
         return dict(process_peak=peak, added=peak, training_peak=peak)
     # A fresh process per variant: a process's peak covers all it has run.
-    with _environment(EXACT_RSS_ENV), multiprocessing.get_context(
+    with environment_variables(EXACT_RSS_ENV), multiprocessing.get_context(
             'spawn').Pool(1) as pool:
         return pool.apply(cpu_training_memory,
                           (backbone, in_channels, variant, size, batch_size,
@@ -238,13 +238,13 @@ def cpu_training_memory(backbone: dict, in_channels: int, variant: str,
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     batches = [random_batch(batch_size, size, num_classes, seed=step)
                for step in range(steps)]
-    process_peak = _proc_status_bytes('VmHWM')
+    process_peak = proc_status_bytes('VmHWM')
     with open('/proc/self/clear_refs', 'w') as clear_refs:
         clear_refs.write('5')  # reset the peak RSS (VmHWM) to the current RSS
-    baseline = _proc_status_bytes('VmRSS')
+    baseline = proc_status_bytes('VmRSS')
     for data in batches:
         model.train_step(data, optim_wrapper)
-    peak = _proc_status_bytes('VmHWM')
+    peak = proc_status_bytes('VmHWM')
     static = sum(t.numel() * t.element_size()
                  for t in (*model.parameters(), *model.buffers()))
     return dict(process_peak=max(process_peak, peak), added=peak - baseline,
@@ -252,7 +252,7 @@ def cpu_training_memory(backbone: dict, in_channels: int, variant: str,
 
 
 @contextmanager
-def _environment(values: Dict[str, str]):
+def environment_variables(values: Dict[str, str]):
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -265,7 +265,7 @@ def _environment(values: Dict[str, str]):
                 os.environ[key] = value
 
 
-def _proc_status_bytes(key: str) -> int:
+def proc_status_bytes(key: str) -> int:
     with open('/proc/self/status') as status:
         for line in status:
             if line.startswith(key + ':'):

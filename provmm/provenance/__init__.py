@@ -1,5 +1,8 @@
 """Framework-free core (torch, numpy, OpenCV): provenance masks of mixes and
 edits, and the provenance gradient loss. See docs/method.md."""
+from .batchmix import (batchmix_mask, combine_features, mix_scores,
+                       mixed_validity, random_skeleton_batchmix,
+                       skeleton_batchmix)
 from .control_masks import random_pixel_mask, shifted_mask, unmasked_mask
 from .cutmix import (MixedBatch, box_provenance_mask, cutmix_box, draw_mix,
                      paste_box, random_cutmix)
@@ -14,6 +17,8 @@ from .mask_report import summarize_masks
 from .resizemix import random_resizemix, resize_paste
 
 __all__ = [
+    'batchmix_mask', 'combine_features', 'mix_scores', 'mixed_validity',
+    'random_skeleton_batchmix', 'skeleton_batchmix',
     'random_pixel_mask', 'shifted_mask', 'unmasked_mask', 'MixedBatch',
     'box_provenance_mask', 'cutmix_box', 'draw_mix', 'paste_box',
     'random_cutmix', 'DiffCoReMixResult', 'diffcore_mix', 'random_patch_mask',

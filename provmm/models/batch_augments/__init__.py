@@ -1,3 +1,4 @@
 from .provenance_cutmix import ProvenanceCutMix  # noqa: F401
 from .provenance_resizemix import ProvenanceResizeMix  # noqa: F401
 from .diffcore_mix import DiffCoReMix  # noqa: F401
+from .skeleton_batchmix import SkeletonBatchMix  # noqa: F401

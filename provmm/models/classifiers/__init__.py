@@ -1,2 +1,3 @@
 from .provenance_image_classifier import ProvenanceImageClassifier  # noqa: F401
 from .wsol_image_classifier import WSOLImageClassifier  # noqa: F401
+from .skeleton_point_recognizer import SkeletonPointRecognizer  # noqa: F401
