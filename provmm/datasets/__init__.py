@@ -8,3 +8,4 @@ from .iwildcam import IWildCamDataset  # noqa: F401
 from .cub_classification import CUBClassificationDataset  # noqa: F401
 from .synthetic_spurious import SyntheticSpuriousDataset  # noqa: F401
 from .skeleton_stal import SkeletonSTALDataset  # noqa: F401
+from .synthetic_skeleton_stal import SyntheticSkeletonSTALDataset  # noqa: F401,E501

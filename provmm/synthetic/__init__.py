@@ -14,3 +14,4 @@ __all__ = [
 ]
 from .spurious_task import SyntheticSpuriousSpec, ensure_synthetic_spurious  # noqa: F401,E501
 from .background_edit import BackgroundEditSpec, ensure_background_edits  # noqa: F401,E501
+from .skeleton_task import SyntheticSkeletonSpec, ensure_synthetic_skeleton_stal  # noqa: F401,E501
