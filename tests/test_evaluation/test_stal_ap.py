@@ -635,20 +635,20 @@ def test_metrics_end_to_end(tmp_path):
     np.testing.assert_array_equal(saved[np.lexsort(saved.T[::-1])],
                                   dets[np.lexsort(dets.T[::-1])])
     expected = frame_ap(gt, saved)
-    assert metrics['frame_ap/mAP'] == expected['mean']
-    assert metrics['frame_ap/mAP_classes_with_gt'] == \
+    assert metrics['stal/frame_mAP'] == expected['mean']
+    assert metrics['stal/frame_mAP_classes_with_gt'] == \
         expected['mean_over_classes_with_gt']
-    assert metrics['frame_ap/AP_class 0'] == expected['per_class']['class 0']
+    assert metrics['stal/frame_AP_class 0'] == expected['per_class']['class 0']
     with open(out_dir / 'tubes.pkl', 'rb') as f:
         tubes = pickle.load(f)
     assert tubes.keys() == set(gt['test_videos'][0])
     linked = link_tubes(saved, gt['test_videos'][0], 3)
-    assert metrics['video_ap/mAP'] == video_ap(gt, linked)['mean']
-    assert metrics['video_ap/mAP'] == video_ap(gt, tubes)['mean']
-    assert metrics['video_ap/mAP'] == 1.0  # person 0 follows the GT
-    assert metrics['frame_ap/mAP'] == 1.0
+    assert metrics['stal/video_mAP'] == video_ap(gt, linked)['mean']
+    assert metrics['stal/video_mAP'] == video_ap(gt, tubes)['mean']
+    assert metrics['stal/video_mAP'] == 1.0  # person 0 follows the GT
+    assert metrics['stal/frame_mAP'] == 1.0
     top1 = _expected_dets(samples, gt, topk=1)
-    assert metrics['frame_ap_voc_top1/mAP'] == pytest.approx(
+    assert metrics['frame_ap_voc_top1/frame_mAP'] == pytest.approx(
         frame_ap(gt, top1, protocol='voc')['mean'], abs=1e-12)
 
 
@@ -661,7 +661,7 @@ def test_metric_ground_truth_from_dataset_meta(tmp_path):
         metric = METRICS.build(dict(type='FrameAP'))
         metric.dataset_meta = meta
         metric.process(None, samples)
-        assert metric.evaluate(len(samples))['frame_ap/mAP'] == frame_ap(
+        assert metric.evaluate(len(samples))['stal/frame_mAP'] == frame_ap(
             gt, _expected_dets(samples, gt))['mean']
     metric = FrameAP()
     metric.process(None, samples)

@@ -139,11 +139,20 @@ def test_predict_writes_instance_scores_and_respects_person_valid():
         person_valid = torch.ones(P, T, dtype=torch.bool)
         person_valid[0, 0] = False
         sample.set_field(person_valid, 'person_valid')
+        sample.set_field(torch.rand(P, T, 4), 'person_boxes')
         sample.set_field('video', 'video_name', field_type='metainfo')
+    boxes = [sample.person_boxes for sample in samples]
     with torch.no_grad():
         out = model.test_step(dict(inputs=list(inputs), data_samples=samples))
     for index, sample in enumerate(out):
         assert sample.instance_scores.shape == (P, T, K)
+        # What FrameAP / VideoAP read: sigmoid scores, 0 where padded.
+        real = sample.instance_valid
+        assert torch.equal(sample.person_valid, real)
+        assert sample.pred_boxes is boxes[index]
+        torch.testing.assert_close(
+            sample.pred_scores[real], sample.instance_scores[real].sigmoid())
+        assert (sample.pred_scores[~real] == 0).all()
         assert torch.isinf(sample.instance_scores[0, 0]).all()
         assert not sample.instance_valid[0, 0]
         assert torch.isfinite(sample.instance_scores[0, 1]).all()

@@ -222,12 +222,14 @@ class _STALMetric(BaseMetric):
         return gt, videos, dets
 
     def _metrics(self, result: Dict) -> Dict[str, float]:
-        metrics = {'mAP': result['mean'],
-                   'mAP_classes_with_gt': result['mean_over_classes_with_gt']}
+        # frame_mAP / video_mAP: the two metrics share the 'stal' prefix
+        metrics = {f'{self.kind}_mAP': result['mean'],
+                   f'{self.kind}_mAP_classes_with_gt':
+                   result['mean_over_classes_with_gt']}
         if self.classwise:
             for label, ap in result['per_class'].items():
                 if ap is not None:
-                    metrics[f'AP_{label}'] = ap
+                    metrics[f'{self.kind}_AP_{label}'] = ap
         return metrics
 
 
@@ -256,11 +258,14 @@ class FrameAP(_STALMetric):
     ``video_index, frame, label, score, x1, y1, x2, y2``, and returns
     (fractions):
 
-    - ``mAP``: the protocol's mean AP (ACT: over all labels, a class without
-      test ground truth counting 0; VOC: over the classes with ground
-      truth);
-    - ``mAP_classes_with_gt``: the mean over the classes with ground truth;
-    - ``AP_<label>`` per class when ``classwise``.
+    - ``stal/frame_mAP``: the protocol's mean AP (ACT: over all labels, a
+      class without test ground truth counting 0; VOC: over the classes with
+      ground truth);
+    - ``stal/frame_mAP_classes_with_gt``: the mean over the classes with
+      ground truth;
+    - ``stal/frame_AP_<label>`` per class when ``classwise``.
+
+    ``SkeletonPointRecognizer.predict`` writes these fields.
 
     Args:
         gt_file: ACT ground truth (``UCF101v2-GT.pkl``); None: the dataset
@@ -277,7 +282,8 @@ class FrameAP(_STALMetric):
         collect_device, prefix: as :class:`mmengine.evaluator.BaseMetric`.
     """
 
-    default_prefix: Optional[str] = 'frame_ap'
+    default_prefix: Optional[str] = 'stal'
+    kind = 'frame'
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         gt, _, dets = self._frame_dets(results)
@@ -300,8 +306,8 @@ class VideoAP(_STALMetric):
     tubes shorter than 15 frames or with mean score < 0.01 dropped; skipped
     frames interpolated) and computes video-AP at 3D IoU ``iou`` — the
     measure reported for weakly supervised STAL on UCF101-24. Returns
-    ``mAP``, ``mAP_classes_with_gt`` and, when ``classwise``,
-    ``AP_<label>`` (fractions).
+    ``stal/video_mAP``, ``stal/video_mAP_classes_with_gt`` and, when
+    ``classwise``, ``stal/video_AP_<label>`` (fractions).
 
     Args:
         link_cfg: keyword arguments of ``link_tubes`` (``nms_iou``,
@@ -312,7 +318,8 @@ class VideoAP(_STALMetric):
         Others: as :class:`FrameAP`.
     """
 
-    default_prefix: Optional[str] = 'video_ap'
+    default_prefix: Optional[str] = 'stal'
+    kind = 'video'
 
     def __init__(self, *args, link_cfg: Optional[dict] = None,
                  **kwargs) -> None:

@@ -201,8 +201,13 @@ class SkeletonPointRecognizer(BaseModel):
 
         Writes on every sample ``pred_score`` (softmax of the video score),
         ``pred_label``, ``instance_scores`` ``(P, T, K)`` (logits, ``-inf``
-        for padded instances) and ``instance_valid`` ``(P, T)`` bool (real
-        points and, when given, ``person_valid``).
+        for padded instances), ``instance_valid`` ``(P, T)`` bool (real
+        points and, when given, ``person_valid``), and the detections that
+        ``FrameAP`` / ``VideoAP`` read: ``pred_scores`` ``(P, T, K)``, the
+        sigmoid of the instance logits (each class keeps the ranking of its
+        logits; scores in (0, 1) as ACT's tube linking assumes; 0 where
+        padded), ``person_valid`` and, when the test pipeline packed
+        ``person_boxes``, ``pred_boxes``: a skeleton's box is its person's.
         """
         features, valid = self.extract_feat(inputs)
         if data_samples is None:
@@ -225,6 +230,10 @@ class SkeletonPointRecognizer(BaseModel):
             sample.set_pred_score(prob).set_pred_label(prob.argmax())
             sample.set_field(scores, 'instance_scores')
             sample.set_field(real, 'instance_valid')
+            sample.set_field(detection_scores(scores, real), 'pred_scores')
+            sample.set_field(real, 'person_valid')
+            if 'person_boxes' in sample:
+                sample.set_field(sample.person_boxes, 'pred_boxes')
         return data_samples
 
     def target_scores(self, data_samples: List,
@@ -236,6 +245,14 @@ class SkeletonPointRecognizer(BaseModel):
                 device, torch.float32)
         labels = torch.cat([s.gt_label.view(-1)[:1] for s in data_samples])
         return F.one_hot(labels.to(device), self.num_classes).float()
+
+
+def detection_scores(logits: torch.Tensor,
+                     valid: torch.Tensor) -> torch.Tensor:
+    """``(P, T, K)`` sigmoid of instance logits, 0 where ``valid`` is
+    False."""
+    safe = logits.masked_fill(~valid.unsqueeze(-1), 0.).sigmoid()
+    return safe.masked_fill(~valid.unsqueeze(-1), 0.)
 
 
 def instance_max(tensor: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
