@@ -210,3 +210,22 @@ def test_shifted_control_uses_the_rolled_true_mask():
     expected = _reference(x, weight, rolled, torch.tensor([0, 1, 2, 3]),
                           LABEL_B, soft=SOFT)
     torch.testing.assert_close(out['loss_pg'], expected)
+
+
+@pytest.mark.parametrize('cfg, two_sources', [
+    (dict(mode='auto'), True), (dict(mode='hard'), False),
+    (dict(mode='auto', mask_mode='unmasked'), False)])
+def test_second_input_gradient_only_for_eq9(monkeypatch, cfg, two_sources):
+    # Eq. 10 needs grad_x f_A only: a second gradient would cost a backward.
+    import provmm.models.losses.provenance_gradient_loss as module
+    seen = []
+    original = module.provenance_input_gradients
+
+    def recording(inputs, logits, label_a, label_b=None, *args, **kwargs):
+        seen.append(label_b is not None)
+        return original(inputs, logits, label_a, label_b, *args, **kwargs)
+
+    monkeypatch.setattr(module, 'provenance_input_gradients', recording)
+    x, weight, samples = _problem()
+    _forward(dict(type='ProvenanceGradientLoss', **cfg), x, weight, samples)
+    assert seen == [two_sources]

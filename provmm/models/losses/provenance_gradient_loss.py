@@ -130,9 +130,12 @@ class ProvenanceGradientLoss(nn.Module):
         # or nothing to penalise (an unmixed batch of unedited images): no
         # double backprop, one plain input gradient for the diagnostic.
         guided = alpha != 0 and has_penalty(penalty_mask, soft)
+        # grad_x f_B only for Eq. 9 samples ('hard' and 'unmasked': none)
+        two_sources = guided and soft is not None
         grad_a, grad_b = provenance_input_gradients(
-            inputs, logits, label_a, label_b if guided else None, self.target,
-            create_graph=guided, soft=soft if guided else None)
+            inputs, logits, label_a, label_b if two_sources else None,
+            self.target, create_graph=guided,
+            soft=soft if two_sources else None)
         loss_pg = zero
         if guided:
             loss_pg = alpha * provenance_gradient_penalty(
