@@ -24,8 +24,6 @@ on CUDA ``torch.cuda.max_memory_allocated``.
 import argparse
 import copy
 import multiprocessing
-import statistics
-import time
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -35,7 +33,8 @@ from provmm.benchmarks.guidance_cost import (EXACT_RSS_ENV,
                                              environment_variables,
                                              format_results,
                                              keep_freed_memory,
-                                             proc_status_bytes)
+                                             median_times,
+                                             proc_status_bytes, timed_step)
 from provmm.registry import MODELS
 
 VARIANTS = ('plain', 'guided')
@@ -76,14 +75,6 @@ def random_batch(args, seed: int = 0) -> dict:
     return dict(inputs=inputs,
                 data_samples=[DataSample().set_gt_label(int(label))
                               for label in labels])
-
-
-def timed_step(model, optim_wrapper, data, device):
-    _synchronize(device)
-    wall, cpu = time.perf_counter(), time.process_time()
-    model.train_step(data, optim_wrapper)
-    _synchronize(device)
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def training_memory(variant: str, args, steps: int = 3) -> dict:
@@ -136,17 +127,8 @@ def benchmark(args) -> dict:
                                  copy.deepcopy(data), args.device)
             if step >= args.warmup:
                 times[variant].append(elapsed)
-    results = {}
-    reference = times[VARIANTS[0]]
+    results = median_times(times)
     for variant in VARIANTS:
-        walls = [wall for wall, _ in times[variant]]
-        cpus = [cpu for _, cpu in times[variant]]
-        results[variant] = dict(
-            wall=statistics.median(walls), cpu=statistics.median(cpus),
-            wall_ratio=statistics.median(
-                w / r[0] for w, r in zip(walls, reference)),
-            cpu_ratio=statistics.median(
-                c / r[1] for c, r in zip(cpus, reference)))
         if not args.no_memory:
             results[variant].update(_memory(variant, args))
     return results
@@ -159,10 +141,6 @@ def _memory(variant: str, args) -> dict:
             'spawn').Pool(1) as pool:
         return pool.apply(training_memory, (variant, args))
 
-
-def _synchronize(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
 
 
 def parse_args(argv=None):

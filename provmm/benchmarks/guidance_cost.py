@@ -136,21 +136,12 @@ def benchmark_guidance(backbone: dict,
         data = random_batch(batch_size, size, num_classes, seed=step)
         shift = step % len(variants)
         for variant in variants[shift:] + variants[:shift]:
-            elapsed = _timed_step(models[variant], wrappers[variant],
+            elapsed = timed_step(models[variant], wrappers[variant],
                                   copy.deepcopy(data), device)
             if step >= warmup:
                 times[variant].append(elapsed)
-    reference = times[variants[0]]
-    results = {}
+    results = median_times(times)
     for variant in variants:
-        walls = [wall for wall, _ in times[variant]]
-        cpus = [cpu for _, cpu in times[variant]]
-        results[variant] = dict(
-            wall=statistics.median(walls), cpu=statistics.median(cpus),
-            wall_ratio=statistics.median(
-                wall / ref[0] for wall, ref in zip(walls, reference)),
-            cpu_ratio=statistics.median(
-                cpu / ref[1] for cpu, ref in zip(cpus, reference)))
         if memory:
             results[variant].update(
                 _peak_memory(models[variant], wrappers[variant], backbone,
@@ -196,7 +187,27 @@ def keep_freed_memory() -> None:
             raise RuntimeError(f'mallopt({option}, {value}) failed')
 
 
-def _timed_step(model, optim_wrapper, data, device) -> Tuple[float, float]:
+def median_times(times: Dict[str, List[Tuple[float, float]]]
+                 ) -> Dict[str, Dict[str, float]]:
+    """``{variant: [(wall, cpu) per round]}`` -> medians and the medians of
+    the per-round ratios to the first variant (``wall``, ``cpu``,
+    ``wall_ratio``, ``cpu_ratio``)."""
+    reference = next(iter(times.values()))
+    results = {}
+    for variant, rounds in times.items():
+        walls = [wall for wall, _ in rounds]
+        cpus = [cpu for _, cpu in rounds]
+        results[variant] = dict(
+            wall=statistics.median(walls), cpu=statistics.median(cpus),
+            wall_ratio=statistics.median(
+                wall / ref[0] for wall, ref in zip(walls, reference)),
+            cpu_ratio=statistics.median(
+                cpu / ref[1] for cpu, ref in zip(cpus, reference)))
+    return results
+
+
+def timed_step(model, optim_wrapper, data, device) -> Tuple[float, float]:
+    """Wall and CPU seconds of one ``train_step``."""
     _synchronize(device)
     wall, cpu = time.perf_counter(), time.process_time()
     model.train_step(data, optim_wrapper)
