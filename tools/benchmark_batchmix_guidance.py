@@ -34,7 +34,7 @@ from provmm.benchmarks.guidance_cost import (EXACT_RSS_ENV,
                                              format_results,
                                              keep_freed_memory,
                                              median_times,
-                                             proc_status_bytes, timed_step)
+                                             steps_peak_memory, timed_step)
 from provmm.registry import MODELS
 
 VARIANTS = ('plain', 'guided')
@@ -93,17 +93,7 @@ def training_memory(variant: str, args, steps: int = 3) -> dict:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
         return dict(process_peak=peak, added=peak, training_peak=peak)
-    process_peak = proc_status_bytes('VmHWM')
-    with open('/proc/self/clear_refs', 'w') as clear_refs:
-        clear_refs.write('5')  # reset VmHWM to the current RSS
-    baseline = proc_status_bytes('VmRSS')
-    for data in batches:
-        model.train_step(data, optim_wrapper)
-    peak = proc_status_bytes('VmHWM')
-    static = sum(t.numel() * t.element_size()
-                 for t in (*model.parameters(), *model.buffers()))
-    return dict(process_peak=max(process_peak, peak), added=peak - baseline,
-                training_peak=static + peak - baseline)
+    return steps_peak_memory(model, optim_wrapper, batches)
 
 
 def benchmark(args) -> dict:

@@ -249,6 +249,13 @@ def cpu_training_memory(backbone: dict, in_channels: int, variant: str,
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     batches = [random_batch(batch_size, size, num_classes, seed=step)
                for step in range(steps)]
+    return steps_peak_memory(model, optim_wrapper, batches)
+
+
+def steps_peak_memory(model, optim_wrapper, batches) -> Dict[str, int]:
+    """``process_peak``, ``added`` and ``training_peak`` (bytes, see
+    :func:`cpu_training_memory`) of ``train_step`` on each of ``batches``;
+    on Linux, the resident memory of this process."""
     process_peak = proc_status_bytes('VmHWM')
     with open('/proc/self/clear_refs', 'w') as clear_refs:
         clear_refs.write('5')  # reset the peak RSS (VmHWM) to the current RSS

@@ -4,21 +4,11 @@ wsolevaluation layout, and tools/eval_wsol.py agreeing with tools/test.py."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
+from tool_process import ROOT, run_tool_ok as _run
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 CONFIG = osp.join(ROOT, 'configs', 'provmm', 'synth_wsol_cutmix_pg.py')
-
-
-def _run(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    out = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
 
 
 def test_two_iterations_of_guided_training_then_test_and_eval(tmp_path):

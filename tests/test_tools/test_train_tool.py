@@ -4,13 +4,12 @@ dir; a non-finite loss stops training before it updates weights."""
 import importlib.util
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
+from tool_process import ROOT, run_tool as _run
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 SYNTH = osp.join(ROOT, 'configs', 'provmm', 'synth_wsol_cutmix_pg.py')
 CUB = osp.join(ROOT, 'configs', 'provmm', 'wsol_cub_vgg16.py')
 
@@ -26,12 +25,6 @@ def _main(monkeypatch, tool, *argv):
     monkeypatch.setenv('LOCAL_RANK', '0')
     monkeypatch.chdir(ROOT)
     module.main()
-
-
-def _run(args):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable] + args, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def _truncated_checkpoint(path):
