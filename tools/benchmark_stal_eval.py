@@ -1,7 +1,7 @@
 """Time frame-AP, video-AP and tube linking on a synthetic, UCF101-24-sized
 split (910 test videos, 24 classes, ~5.5 million frame detections, ~55,000
 tubes) and compare with the literal ACT port
-(provmm/evaluation/functional/act_reference.py) on a subset of the videos.
+(provmm/evaluation/functional/stal/act_reference.py) on a subset of the videos.
 
 The synthetic split: every video has 80-180 frames and one class with one or
 two ground-truth tubes (random-walk boxes over a part of the video). Two
@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from provmm.evaluation.functional import act_reference, stal_ap
+from provmm.evaluation.functional import stal
+from provmm.evaluation.functional.stal import act_reference
 from provmm.evaluation.metrics import FrameAP, VideoAP
 from provmm.evaluation.metrics.stal_ap import (frame_detections,
                                                sample_detections)
@@ -149,18 +150,18 @@ def main(argv=None):
           f'frame detections, {num_tubes:,} tubes (generated in '
           f'{seconds:.1f} s)')
 
-    for protocol in stal_ap.PROTOCOLS:
-        result, seconds = _timed(stal_ap.frame_ap, gt, dets, 0.5, protocol)
+    for protocol in stal.PROTOCOLS:
+        result, seconds = _timed(stal.frame_ap, gt, dets, 0.5, protocol)
         figures[f'frame_ap_{protocol}_s'] = round(seconds, 2)
         figures[f'frame_ap_{protocol}'] = result['mean']
         print(f'frame_ap ({protocol}): mean {result["mean"]:.4f} in '
               f'{seconds:.2f} s')
-        result, seconds = _timed(stal_ap.video_ap, gt, tubes, 0.5, protocol)
+        result, seconds = _timed(stal.video_ap, gt, tubes, 0.5, protocol)
         figures[f'video_ap_{protocol}_s'] = round(seconds, 2)
         figures[f'video_ap_{protocol}'] = result['mean']
         print(f'video_ap ({protocol}) of the {num_tubes:,} tubes: mean '
               f'{result["mean"]:.4f} in {seconds:.2f} s')
-    linked, seconds = _timed(stal_ap.link_tubes, dets, videos, args.classes)
+    linked, seconds = _timed(stal.link_tubes, dets, videos, args.classes)
     count = sum(len(t) for v in linked.values() for t in v.values())
     figures.update(link_s=round(seconds, 2), linked_tubes=count)
     print(f'link_tubes: {count:,} tubes in {seconds:.2f} s')
@@ -187,9 +188,9 @@ def main(argv=None):
                                                 args.reference_videos)
         ref = {}
         for what, fast_fn, ref_fn, data in (
-                ('frame_ap', stal_ap.frame_ap, act_reference.frame_ap,
+                ('frame_ap', stal.frame_ap, act_reference.frame_ap,
                  small_dets),
-                ('video_ap', stal_ap.video_ap, act_reference.video_ap,
+                ('video_ap', stal.video_ap, act_reference.video_ap,
                  small_tubes)):
             fast, fast_s = _timed(fast_fn, small, data, 0.5)
             (_, aps), ref_s = _timed(ref_fn, small, data, 0.5)
@@ -209,7 +210,7 @@ def main(argv=None):
     if args.reference_link_videos:
         small, small_dets, _ = subset(gt, dets, tubes,
                                       args.reference_link_videos)
-        fast, fast_s = _timed(stal_ap.link_tubes, small_dets,
+        fast, fast_s = _timed(stal.link_tubes, small_dets,
                               small['test_videos'][0], args.classes)
         built, ref_s = _timed(act_reference.build_tubes, small, small_dets)
         figures['reference_link'] = dict(

@@ -8,7 +8,7 @@ frame detections (``.npz`` with an ``(N, 8)`` array ``frame_dets``: rows
 ``test_videos[0]``, frames 1-based, labels 0-based) and optionally the tubes
 (pickle ``{video: {label: [(tube, score)]}}``). Without ``--tubes`` the
 video-AP is that of tubes linked from the frame detections with ACT's online
-linking for K = 1 (``provmm.evaluation.functional.stal_ap.link_tubes``).
+linking for K = 1 (``provmm.evaluation.functional.stal.link_tubes``).
 ``FrameAP`` / ``VideoAP`` with ``out_dir`` write these files
 (``frame_dets.npz``, ``tubes.pkl``).
 
@@ -28,10 +28,10 @@ import math
 import sys
 
 from provmm.data_prep.output_files import check_outputs, write_text_atomic
-from provmm.evaluation.functional.stal_ap import (PROTOCOLS, frame_ap,
-                                                  link_tubes, load_frame_dets,
-                                                  load_stal_gt, load_tubes,
-                                                  video_ap)
+from provmm.evaluation.functional.stal import (PROTOCOLS, frame_ap,
+                                               link_tubes, load_frame_dets,
+                                               load_stal_gt, load_tubes,
+                                               video_ap)
 
 LINKED = 'linked (ACT online linking, K=1)'
 

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from provmm.evaluation.functional import act_reference as act
-from provmm.evaluation.functional import multisports_reference as voc
-from provmm.evaluation.functional.stal_ap import link_tubes
+from provmm.evaluation.functional.stal import act_reference as act
+from provmm.evaluation.functional.stal import multisports_reference as voc
+from provmm.evaluation.functional.stal import link_tubes
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

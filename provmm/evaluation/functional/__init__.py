@@ -8,7 +8,7 @@ from .max_box_accuracy import (best_contour_box, cam_thresholds,
                                max_box_accuracy, threshold_levels)
 from .scoremap import (cam_to_scoremap, check_scoremap, normalize_scoremap,
                        quantize_scoremap, scoremap_mass_in_mask)
-from .stal_ap import (frame_ap, iou2d, iou3dt, link_tubes, nms3dt, pr_to_ap,
+from .stal import (frame_ap, iou2d, iou3dt, link_tubes, nms3dt, pr_to_ap,
                       video_ap)
 
 __all__ = [

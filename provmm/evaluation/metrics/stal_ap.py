@@ -10,8 +10,8 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from provmm.registry import METRICS
-from ..functional.stal_ap import (PROTOCOLS, check_stal_gt, frame_ap,
-                                  link_tubes, load_stal_gt, video_ap)
+from ..functional.stal import (PROTOCOLS, check_stal_gt, frame_ap,
+                               link_tubes, load_stal_gt, video_ap)
 from ..scoremap_folder import atomic_write
 
 FRAME_DETS_FILE = 'frame_dets.npz'

@@ -2,7 +2,7 @@
 al., "Action Tubelet Detector for Spatio-Temporal Action Localization", ICCV
 2017; repository vkalogeiton/caffe, branch ``act-detector``, folder
 ``act-detector-scripts/``): the oracle that the fast evaluator
-(``stal_ap.py``) is checked against by the tests and
+(``stal/ap.py``) is checked against by the tests and
 ``tools/benchmark_stal_eval.py``; docs/metrics/stal.md.
 
 ``ACT_utils.py`` (``area2d``, ``overlap2d``, ``iou2d``, ``nms_tubelets``,

@@ -1,7 +1,7 @@
 """A slow, literal port of mmaction2's MultiSports evaluation
 (``mmaction/evaluation/functional/multisports_utils.py``, open-mmlab/mmaction2,
 Apache-2.0, itself adapted from MCG-NJU/MultiSports, MIT): the "VOC" variant
-of frame-AP and video-AP that the fast evaluator (``stal_ap.py``,
+of frame-AP and video-AP that the fast evaluator (``stal/ap.py``,
 ``protocol='voc'``) is checked against; docs/metrics/stal.md.
 
 ``area2d_voc``, ``overlap2d_voc``, ``iou2d_voc``, ``iou3d_voc``,
