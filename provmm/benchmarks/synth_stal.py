@@ -175,7 +175,7 @@ BENCHMARK = Benchmark(
         Panel('class score on non-actors (%)', _mass),
     ],
     out_dir='benchmark_synth_stal',
-    epochs=20,
+    epochs=30,
     quick_epochs=1,
     alphas=(1.0, 3.0, 10.0, 30.0),
     select_on='batchmix_pg',

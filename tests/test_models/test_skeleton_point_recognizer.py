@@ -68,6 +68,39 @@ def test_padded_points_never_change_the_features(train):
     assert not torch.allclose(net(poisoned), reference)
 
 
+@pytest.mark.parametrize('context', ['video', 'person', 'none'])
+def test_context_decides_which_other_skeletons_change_a_skeletons_feature(
+        context):
+    """Moving person 1 changes person 0's features through the context
+    half only: always with 'video', never with 'person' or 'none'; moving
+    person 0 in another frame changes them with 'video' and 'person'."""
+    net = _backbone(context=context).eval()
+    assert net.out_channels == 4 * (1 if context == 'none' else 4)
+    inputs = _skeletons()
+    reference = net(inputs)[0, 0, 0]
+    other_person = inputs.clone()
+    other_person[0, 1, :, :, :2] *= 8  # large enough to win some maxima
+    other_frame = inputs.clone()
+    other_frame[0, 0, 2, :, :2] *= 8
+    changed = {
+        'other person': not torch.allclose(net(other_person)[0, 0, 0],
+                                           reference),
+        'own person, other frame': not torch.allclose(
+            net(other_frame)[0, 0, 0], reference)
+    }
+    assert changed == {
+        'video': {'other person': True, 'own person, other frame': True},
+        'person': {'other person': False, 'own person, other frame': True},
+        'none': {'other person': False, 'own person, other frame': False},
+    }[context]
+
+
+def test_unknown_context_is_named():
+    with pytest.raises(ValueError, match="context must be one of \\('video', "
+                       "'person', 'none'\\), got 'track'"):
+        _backbone(context='track')
+
+
 def test_padded_instances_and_samples_are_zero_and_finite():
     net = _backbone()
     inputs = _skeletons()

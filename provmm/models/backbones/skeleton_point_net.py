@@ -22,9 +22,17 @@ cascaded {MLP block -> grouped pool block}:
 - MLP block: ``x + BN(FC(GELU(BN(FC(x)))))`` then GELU, hidden width
   ``mlp_ratio * C`` (2.0);
 - grouped pool block: for each skeleton instance ``s`` (person slot ``p`` at
-  frame ``t``) ``[max over the instance's V points ; max over all points of
-  the sample]``, so the channels double (``D``, ``2D``, ``4D``, ...:
-  256/512/1024 in the paper, ``embed_dims=256``).
+  frame ``t``) ``[max over the instance's V points ; max over the context's
+  points]``, so the channels double (``D``, ``2D``, ``4D``, ...:
+  256/512/1024 in the paper, ``embed_dims=256``). SKP's context is every
+  point of the sample (``context='video'``). Then every instance of a video
+  carries the same context half, and a linear head can score the video
+  from it alone: the instance scores of one frame differ only through the
+  instance half. ``context='person'`` (not in SKP) takes the max over the
+  points of the instance's person slot in every frame instead (a slot is a
+  track where the pose file tracks persons), so a person's score sees that
+  person's motion but no other person; ``'none'`` drops the context half
+  (a single pose, no motion).
 
 The grouped pool block's output is one vector per instance: every point of
 an instance carries the same vector afterwards, so the later MLP blocks
@@ -32,7 +40,8 @@ an instance carries the same vector afterwards, so the later MLP blocks
 cheaper), and their "max over the instance's points" is that vector.
 
 Output: per-skeleton features ``X in R^{B x P x T x E}`` with
-``E = embed_dims * 2 ** num_blocks``; the zero vector for padded instances.
+``E = embed_dims * 2 ** num_blocks`` (``embed_dims`` with ``context='none'``);
+the zero vector for padded instances.
 
 Padding. A point is real when its confidence is > 0 (a padded or missing
 person has score 0 on every joint). Padded points never enter the network:
@@ -48,6 +57,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from provmm.registry import MODELS
+
+CONTEXTS = ('video', 'person', 'none')
 
 
 def point_validity(inputs: torch.Tensor) -> torch.Tensor:
@@ -93,8 +104,14 @@ class SkeletonPointNet(BaseModule):
         embed_dims (int): ``D``, the point-embedding width. Defaults to 64
             (CPU-friendly; the paper's network uses 256).
         num_blocks (int): cascaded {MLP block, grouped pool block}; ``E =
-            embed_dims * 2 ** num_blocks``. Defaults to 2.
+            embed_dims * 2 ** num_blocks`` (``embed_dims`` without a
+            context). Defaults to 2.
         mlp_ratio (float): MLP expansion. Defaults to 2.0.
+        context (str): the second half of a grouped pool block's output:
+            ``'video'`` (SKP: max over every point of the sample),
+            ``'person'`` (over the instance's person slot, all frames) or
+            ``'none'`` (no second half; the channels do not double).
+            Defaults to ``'video'``.
         init_cfg (dict, optional): initialisation config.
     """
 
@@ -103,15 +120,21 @@ class SkeletonPointNet(BaseModule):
                  embed_dims: int = 64,
                  num_blocks: int = 2,
                  mlp_ratio: float = 2.0,
+                 context: str = 'video',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if num_blocks < 1:
             raise ValueError('SkeletonPointNet: num_blocks must be >= 1, got '
                              f'{num_blocks}')
+        if context not in CONTEXTS:
+            raise ValueError(f'SkeletonPointNet: context must be one of '
+                             f'{CONTEXTS}, got {context!r}')
+        self.context = context
         self.num_joints = num_joints
         self.embed_dims = embed_dims
         self.num_blocks = num_blocks
-        self.out_channels = embed_dims * 2**num_blocks
+        growth = 1 if context == 'none' else 2
+        self.out_channels = embed_dims * growth**num_blocks
         # (x, y, t, confidence) -> D, plus the joint index embedding.
         self.point_fc = nn.Linear(4, embed_dims)
         self.joint_embed = nn.Embedding(num_joints, embed_dims)
@@ -119,7 +142,7 @@ class SkeletonPointNet(BaseModule):
         self.embed_act = nn.GELU()
         self.embed_out = nn.Linear(embed_dims, embed_dims)
         self.blocks = nn.ModuleList(
-            PointMLPBlock(embed_dims * 2**i, mlp_ratio)
+            PointMLPBlock(embed_dims * growth**i, mlp_ratio)
             for i in range(num_blocks))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -143,8 +166,9 @@ class SkeletonPointNet(BaseModule):
         if not bool(points.any()):
             return out
         rows = self.embed_points(inputs, points)
-        # (Ni,) sample of each real instance, for the global max.
-        sample_of_instance = instances.nonzero()[:, 0]
+        # (Ni,) sample and person slot of each real instance, for the
+        # context max.
+        sample_of_instance, person_of_instance = instances.nonzero()[:, :2].T
         for index, block in enumerate(self.blocks):
             rows = block(rows)
             if index == 0:
@@ -154,10 +178,16 @@ class SkeletonPointNet(BaseModule):
                 rows = per_instance[instances]
             else:
                 per_instance = _scatter(rows, instances, float('-inf'))
-            # max over all real points of the sample (an empty sample has
-            # no instance row, so its -inf is never read)
-            global_max = per_instance.amax(dim=(1, 2))
-            rows = torch.cat([rows, global_max[sample_of_instance]], dim=1)
+            # max over the context's real points (an empty sample or slot
+            # has no instance row, so its -inf is never read)
+            if self.context == 'video':
+                context = per_instance.amax(dim=(1, 2))[sample_of_instance]
+            elif self.context == 'person':
+                context = per_instance.amax(dim=2)[sample_of_instance,
+                                                   person_of_instance]
+            else:
+                continue
+            rows = torch.cat([rows, context], dim=1)
         return out.index_put((instances, ), rows)
 
     def embed_points(self, inputs: torch.Tensor,
