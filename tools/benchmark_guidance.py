@@ -5,6 +5,11 @@ Example (the CPU target: ResNet-18, 64 px, batch 16)::
     OMP_NUM_THREADS=1 python tools/benchmark_guidance.py --depth 18 --size 64 \
         --batch-size 16 --compare-pytorch
 
+Amortised guidance (``plain``, full ``soft`` and ``soft`` every 4th step)::
+
+    OMP_NUM_THREADS=1 python tools/benchmark_guidance.py --mode soft \
+        --every-n-iters 4 --no-memory
+
 See :mod:`provmm.benchmarks.guidance_cost` for what is measured.
 """
 import argparse
@@ -13,8 +18,8 @@ import ast
 import torch
 
 
-from provmm.benchmarks.guidance_cost import (PYTORCH_VARIANTS, VARIANTS,
-                                             benchmark_guidance,
+from provmm.benchmarks.guidance_cost import (benchmark_guidance,
+                                             benchmark_variants, check_device,
                                              format_results)
 
 
@@ -48,6 +53,23 @@ def parse_args():
                         choices=['logit', 'log_softmax', 'margin'])
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--mode', choices=['soft', 'hard'], default=None,
+                        help='time only this guided mode (default: both)')
+    parser.add_argument('--every-n-iters', type=int, default=None,
+                        help='add the variant guided every n-th step '
+                        '(amortised over n steps)')
+    parser.add_argument('--subset-ratio', type=float, default=None,
+                        help='add the variant that penalises this share of '
+                        'the samples')
+    parser.add_argument('--bn-statistics', choices=['batch', 'detached'],
+                        default=None, help='add the variant with these '
+                        'BatchNorm statistics in the guided forward')
+    parser.add_argument('--amp', action='store_true',
+                        help='torch.autocast float16 with a loss scaler '
+                        '(CUDA only); counts non-finite steps')
+    parser.add_argument('--variants', nargs='+', default=None,
+                        help='explicit variants, e.g. plain soft '
+                        '"soft,every_n_iters=4" (overrides the options above)')
     return parser.parse_args()
 
 
@@ -58,14 +80,24 @@ def main():
     else:
         backbone = dict(type=args.backbone, depth=args.depth)
     in_channels = args.in_channels or (512 if args.depth < 50 else 2048)
-    variants = VARIANTS + (PYTORCH_VARIANTS if args.compare_pytorch else ())
+    try:
+        check_device(args.device, args.amp)
+    except RuntimeError as error:
+        raise SystemExit(f'benchmark_guidance: {error}')
     results = benchmark_guidance(
         backbone, in_channels, size=args.size, batch_size=args.batch_size,
         num_classes=args.num_classes, rounds=args.rounds, warmup=args.warmup,
-        device=args.device, target=args.target, variants=variants,
-        memory=not args.no_memory, steady_allocator=args.steady_allocator)
+        device=args.device, target=args.target,
+        variants=args.variants or benchmark_variants(
+            (args.mode, ) if args.mode else ('soft', 'hard'),
+            args.compare_pytorch, every_n_iters=args.every_n_iters,
+            subset_ratio=args.subset_ratio,
+            bn_statistics=args.bn_statistics),
+        memory=not args.no_memory,
+        steady_allocator=args.steady_allocator, amp=args.amp)
     title = (f'{backbone}, {args.size} px, batch {args.batch_size}, '
              f'{args.device}, {torch.get_num_threads()} threads, '
+             + ('AMP float16, ' if args.amp else '') +
              f'target={args.target}, {args.rounds} interleaved rounds '
              f'(medians; ratios are medians of per-round ratios)'
              + (', steady allocator' if args.steady_allocator else ''))

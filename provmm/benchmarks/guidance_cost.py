@@ -8,7 +8,17 @@ backward, SGD update through ``model.train_step``) of
 - ``soft``: CutMix + alpha * L_PG, Eq. 9 (two input gradients),
 - ``hard``: CutMix + alpha * L_PG, Eq. 10 (one input gradient),
 - optionally ``soft-pytorch`` / ``hard-pytorch``: the same with PyTorch's own
-  double backward (``cheap_double_backward=False``).
+  double backward (``cheap_double_backward=False``),
+- any guided variant with options of ``ProvenanceGradientLoss`` after
+  commas, e.g. ``soft,every_n_iters=4``, ``soft,subset_ratio=0.25`` or
+  ``hard,bn_statistics=detached`` (:func:`parse_variant`). A variant with
+  ``every_n_iters=k`` runs ``k`` consecutive steps per round (MessageHub
+  ``iter`` 0 .. k-1, one guided) and reports their mean: the amortised step.
+
+With ``amp=True`` (CUDA only) every variant runs under mmengine's
+``AmpOptimWrapper`` (``torch.autocast`` float16 and a loss scaler; the
+provenance loss keeps its reductions in FP32) and the steps whose logged
+values are not finite are counted.
 
 Time: after warm-up, every round runs one step of each variant (the order
 rotates from round to round), so load from other processes hits all variants
@@ -28,6 +38,7 @@ memory follows the live tensors. ``parameters + added`` is the CPU analogue
 of ``torch.cuda.max_memory_allocated`` (what the "guided peak / plain peak"
 target compares); on CUDA that function is used.
 """
+import ast
 import copy
 import ctypes
 import multiprocessing
@@ -38,7 +49,8 @@ from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.logging import MessageHub
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.structures import DataSample
 
 from provmm.registry import MODELS
@@ -49,6 +61,55 @@ MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 # glibc: blocks >= 64 KiB are mmap-ed and unmapped when freed (no caching).
 EXACT_RSS_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536',
                  'MALLOC_TRIM_THRESHOLD_': '0'}
+
+
+def parse_variant(variant: str) -> Tuple[str, bool, dict]:
+    """The mode, whether the cheap double backward is used, and options of
+    ``ProvenanceGradientLoss`` (values as Python literals, else str):
+    ``'soft-pytorch,every_n_iters=4'`` -> ``('soft', False,
+    {'every_n_iters': 4})``."""
+    name, *options = variant.split(',')
+    mode, _, kernels = name.partition('-')
+    if mode not in ('soft', 'hard') or kernels not in ('', 'pytorch'):
+        raise ValueError(f'unknown variant {variant!r}; expected one of '
+                         f'{VARIANTS + PYTORCH_VARIANTS}, optionally followed '
+                         'by ",key=value" options of ProvenanceGradientLoss')
+    loss_options = {}
+    for option in options:
+        key, sep, value = option.partition('=')
+        if not sep:
+            raise ValueError(f'variant {variant!r}: option {option!r} is not '
+                             'key=value')
+        try:
+            loss_options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            loss_options[key] = value
+    return mode, kernels != 'pytorch', loss_options
+
+
+def benchmark_variants(modes: Sequence[str] = ('soft', 'hard'),
+                       compare_pytorch: bool = False,
+                       **loss_options) -> Tuple[str, ...]:
+    """``plain``, full guidance in each mode (and with PyTorch's double
+    backward), then each mode with the ``loss_options`` that are not
+    ``None``: ``benchmark_variants(('soft', ), every_n_iters=4)`` is
+    ``('plain', 'soft', 'soft,every_n_iters=4')``."""
+    variants = ('plain', ) + tuple(modes)
+    if compare_pytorch:
+        variants += tuple(f'{mode}-pytorch' for mode in modes)
+    options = ''.join(f',{key}={value}'
+                      for key, value in loss_options.items()
+                      if value is not None)
+    if options:
+        variants += tuple(mode + options for mode in modes)
+    return variants
+
+
+def steps_per_round(variant: str) -> int:
+    """Consecutive steps of one round: ``every_n_iters`` of the variant."""
+    if variant == 'plain':
+        return 1
+    return parse_variant(variant)[2].get('every_n_iters', 1)
 
 
 def build_benchmark_model(backbone: dict, variant: str, num_classes: int,
@@ -68,17 +129,14 @@ def build_benchmark_model(backbone: dict, variant: str, num_classes: int,
                 mean=MEAN, std=STD,
                 batch_augments=dict(
                     augments=[dict(type='CutMix', alpha=1.0)])))
-    mode, _, kernels = variant.partition('-')
-    if mode not in ('soft', 'hard') or kernels not in ('', 'pytorch'):
-        raise ValueError(f'unknown variant {variant!r}; expected one of '
-                         f'{VARIANTS + PYTORCH_VARIANTS}')
+    mode, cheap, loss_options = parse_variant(variant)
     return MODELS.build(
         dict(type='ProvenanceImageClassifier',
              backbone=copy.deepcopy(backbone), neck=neck, head=head,
              provenance_loss=dict(type='ProvenanceGradientLoss',
                                   loss_weight=0.05, mode=mode,
-                                  target=target),
-             cheap_double_backward=kernels != 'pytorch',
+                                  target=target, **loss_options),
+             cheap_double_backward=cheap,
              data_preprocessor=dict(
                  type='ProvenanceMixBatchAugment', num_classes=num_classes,
                  mean=MEAN, std=STD,
@@ -108,39 +166,58 @@ def benchmark_guidance(backbone: dict,
                        target: str = 'logit',
                        variants: Sequence[str] = VARIANTS,
                        memory: bool = True,
-                       steady_allocator: bool = False
+                       steady_allocator: bool = False,
+                       amp: bool = False
                        ) -> Dict[str, Dict[str, float]]:
     """Step time and peak memory of each variant (``variants[0]`` is the
     reference of the ratios; ``plain`` by default).
 
     Returns:
         dict: ``{variant: {'wall': s, 'cpu': s, 'wall_ratio': x,
-        'cpu_ratio': x, 'process_peak': bytes, 'added': bytes,
-        'training_peak': bytes}}``; times are medians over the rounds,
-        ratios medians of the per-round ratios; memory keys are absent with
-        ``memory=False``.
+        'cpu_ratio': x, 'nonfinite': steps, 'process_peak': bytes,
+        'added': bytes, 'training_peak': bytes}}``; times are medians over
+        the rounds (per step: a round of ``every_n_iters`` steps is divided
+        by their number), ratios medians of the per-round ratios; memory
+        keys are absent with ``memory=False``; ``nonfinite`` counts the
+        timed steps with a non-finite logged value.
     """
+    check_device(device, amp)
     if steady_allocator:
         keep_freed_memory()
     models, wrappers = {}, {}
+    wrapper_type = AmpOptimWrapper if amp else OptimWrapper
     for variant in variants:
         torch.manual_seed(0)
         models[variant] = build_benchmark_model(
             backbone, variant, num_classes, in_channels,
             target).to(device).train()
-        wrappers[variant] = OptimWrapper(
-            torch.optim.SGD(models[variant].parameters(), lr=1e-3,
-                            momentum=0.9))
+        wrappers[variant] = wrapper_type(optimizer=torch.optim.SGD(
+            models[variant].parameters(), lr=1e-3, momentum=0.9))
+    message_hub = MessageHub.get_instance('provmm_guidance_benchmark')
     times = {variant: [] for variant in variants}
+    nonfinite = dict.fromkeys(variants, 0)
     for step in range(warmup + rounds):
         data = random_batch(batch_size, size, num_classes, seed=step)
         shift = step % len(variants)
         for variant in variants[shift:] + variants[:shift]:
-            elapsed = timed_step(models[variant], wrappers[variant],
-                                  copy.deepcopy(data), device)
+            wall = cpu = 0.0
+            count = steps_per_round(variant)
+            for cur_iter in range(count):
+                message_hub.update_info('iter', cur_iter)
+                log_vars, elapsed = timed_train_step(
+                    models[variant], wrappers[variant], copy.deepcopy(data),
+                    device)
+                wall, cpu = wall + elapsed[0], cpu + elapsed[1]
+                if step >= warmup and not all(
+                        torch.isfinite(value).all()
+                        for value in log_vars.values()):
+                    nonfinite[variant] += 1
             if step >= warmup:
-                times[variant].append(elapsed)
+                times[variant].append((wall / count, cpu / count))
+    message_hub.update_info('iter', 0)
     results = median_times(times)
+    for variant in variants:
+        results[variant]['nonfinite'] = nonfinite[variant]
     for variant in variants:
         if memory:
             results[variant].update(
@@ -162,6 +239,10 @@ def format_results(results: Dict[str, Dict[str, float]],
         lines.append(f"| {variant} | {result['wall']:.3f} | "
                      f"{result['wall_ratio']:.2f} | {result['cpu']:.3f} | "
                      f"{result['cpu_ratio']:.2f} |")
+    if any(result.get('nonfinite') for result in results.values()):
+        lines += ['', 'non-finite steps: ' + ', '.join(
+            f"{variant} {result['nonfinite']}"
+            for variant, result in results.items())]
     if 'added' not in reference:
         return '\n'.join(lines)
     lines += ['', '| variant | training peak = params + added (MiB) | '
@@ -208,11 +289,28 @@ def median_times(times: Dict[str, List[Tuple[float, float]]]
 
 def timed_step(model, optim_wrapper, data, device) -> Tuple[float, float]:
     """Wall and CPU seconds of one ``train_step``."""
+    return timed_train_step(model, optim_wrapper, data, device)[1]
+
+
+def timed_train_step(model, optim_wrapper, data, device
+                     ) -> Tuple[Dict[str, torch.Tensor], Tuple[float, float]]:
+    """The logged values and ``(wall, CPU)`` seconds of one
+    ``train_step``."""
     _synchronize(device)
     wall, cpu = time.perf_counter(), time.process_time()
-    model.train_step(data, optim_wrapper)
+    log_vars = model.train_step(data, optim_wrapper)
     _synchronize(device)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return log_vars, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def check_device(device: str, amp: bool = False) -> None:
+    """Refuse a CUDA run without a GPU, and AMP off CUDA."""
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise RuntimeError(f'device {device!r} asked for, but torch sees no '
+                           'CUDA GPU on this machine; use device cpu')
+    if amp and not device.startswith('cuda'):
+        raise RuntimeError('amp=True times torch.autocast for CUDA and needs '
+                           f'a CUDA device, got device {device!r}')
 
 
 def _peak_memory(model, optim_wrapper, backbone, in_channels, variant, size,

@@ -39,13 +39,16 @@ straddle the mask boundary; the share is invariant to that scale.
 
 With BatchNorm in train mode a sample's input gradient also depends on the
 other samples of the batch; like every batched implementation, the gradient
-of the summed selected outputs is used as the per-sample gradient.
+of the summed selected outputs is used as the per-sample gradient (exact
+with the batch statistics detached: :mod:`provmm.ops.detached_batch_norm`).
 
 The maths lives in three small functions composed by
 :func:`provenance_gradient_loss`: :func:`selected_outputs` (``f``),
 :func:`provenance_input_gradients` (``grad_x f_A``, ``grad_x f_B``) and
 :func:`provenance_gradient_penalty` (the norm), plus the diagnostic
-:func:`outside_provenance_share`.
+:func:`outside_provenance_share`. :func:`penalised_samples` and
+:func:`guided_subset` pick the samples a cheaper guided step penalises
+(``subset_ratio`` of ``ProvenanceGradientLoss``).
 """
 from typing import Optional, Tuple
 
@@ -189,6 +192,52 @@ def outside_provenance_share(grad_a: torch.Tensor,
     total = energy.sum()
     outside = ((1 - mask) * energy).sum()
     return outside / total.clamp(min=torch.finfo(total.dtype).tiny)
+
+
+def penalised_samples(mask: torch.Tensor,
+                      soft: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``(B,)`` bool: the samples whose Eq. 9 / Eq. 10 term can be non-zero,
+    i.e. every ``soft`` sample and those whose mask has a region below 1.
+
+    Args:
+        mask (Tensor): ``(B, ...)``, 1 = from A.
+        soft (Tensor, optional): ``(B,)`` bool, the Eq. 9 samples.
+    """
+    penalised = (mask.flatten(1) < 1).any(1)
+    if soft is not None:
+        penalised = penalised | soft.to(penalised.device).bool()
+    return penalised
+
+
+def guided_subset(penalised: torch.Tensor, ratio: float
+                  ) -> Tuple[torch.Tensor, float]:
+    """A uniformly random ``ratio`` of the penalised samples (at least one
+    when there is any) and the weight that keeps the batch mean unbiased.
+
+    The batch mean ``(1/B) sum_{i in P} t_i`` over the penalised samples P
+    is estimated by ``(|P| / |S|) (1/B) sum_{i in S} t_i`` on the subset S,
+    ``|S| = max(1, round(ratio |P|))``. The draw uses torch's global CPU
+    generator (seeded by ``torch.manual_seed``).
+
+    Args:
+        penalised (Tensor): ``(B,)`` bool, see :func:`penalised_samples`.
+        ratio (float): in (0, 1].
+
+    Returns:
+        tuple: ``(chosen (B,) bool, |P| / |S|)``; with ``ratio = 1`` or no
+        penalised sample, ``(penalised, 1.0)``.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f'ratio must be in (0, 1], got {ratio}')
+    index = penalised.nonzero().flatten()
+    count = index.numel()
+    size = max(1, round(ratio * count))
+    if count == 0 or size >= count:
+        return penalised, 1.0
+    picked = index[torch.randperm(count)[:size].to(index.device)]
+    chosen = torch.zeros_like(penalised)
+    chosen[picked] = True
+    return chosen, count / size
 
 
 def provenance_gradient_loss(inputs: torch.Tensor,

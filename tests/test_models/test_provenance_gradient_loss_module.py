@@ -229,3 +229,155 @@ def test_second_input_gradient_only_for_eq9(monkeypatch, cfg, two_sources):
     x, weight, samples = _problem()
     _forward(dict(type='ProvenanceGradientLoss', **cfg), x, weight, samples)
     assert seen == [two_sources]
+
+
+@pytest.fixture
+def hub(request):
+    """A fresh current MessageHub (``iter`` 0); left at ``iter`` 0."""
+    message_hub = MessageHub.get_instance(
+        f'test_provenance_iter_{request.node.name}')
+    yield message_hub
+    message_hub.update_info('iter', 0)
+
+
+@pytest.mark.parametrize('scale_by_interval, factor', [(True, 4), (False, 1)])
+def test_every_n_iters_guides_only_those_iterations(hub, scale_by_interval,
+                                                    factor):
+    x, weight, samples = _problem()
+    base = dict(type='ProvenanceGradientLoss', loss_weight=0.3, mode='auto')
+    full, _, _ = _forward(base, x, weight, samples, torch.tensor(2.0))
+    module = MODELS.build(dict(base, every_n_iters=4,
+                               scale_by_interval=scale_by_interval))
+    for cur_iter in range(9):
+        hub.update_info('iter', cur_iter)
+        guided = cur_iter % 4 == 0
+        assert module.guides_this_iteration() == guided
+        # Unguided iterations need no input gradients at all.
+        inputs = x.clone().requires_grad_(guided)
+        out = module(inputs, inputs.flatten(1) @ weight.t(), samples,
+                     torch.tensor(2.0))
+        if guided:
+            torch.testing.assert_close(out['loss_pg'],
+                                       factor * full['loss_pg'])
+            assert out['pg_outside_share'] == full['pg_outside_share']
+        else:
+            assert out['loss_pg'].item() == 0
+            assert not out['loss_pg'].requires_grad
+            assert set(out) == {'loss_pg', 'pg_alpha', 'pg_ratio'}
+        assert out['pg_alpha'].item() == pytest.approx(0.3)
+
+
+def _penalised_subset_losses(cfg, x, weight, samples, seeds):
+    """{chosen sample indices: loss} over the draws of ``seeds``."""
+    from provmm.provenance.gradient_loss import guided_subset
+    penalised = torch.tensor([True, True, False, True])  # sample 2: none
+    losses = {}
+    for seed in seeds:
+        torch.manual_seed(seed)
+        out, _, _ = _forward(cfg, x, weight, samples)
+        torch.manual_seed(seed)
+        chosen, _ = guided_subset(penalised, cfg['subset_ratio'])
+        key = tuple(chosen.nonzero().flatten().tolist())
+        if key in losses:  # the same draw gives the same loss
+            assert torch.equal(losses[key], out['loss_pg'])
+        losses[key] = out['loss_pg']
+    return losses
+
+
+def test_subset_ratio_penalises_a_reweighted_random_subset():
+    x, weight, samples = _problem()
+    mask = torch.stack([s.prov_mask for s in samples])
+    cfg = dict(type='ProvenanceGradientLoss', loss_weight=0.3, mode='auto',
+               subset_ratio=0.25)  # 1 of the 3 penalised samples
+    losses = _penalised_subset_losses(cfg, x, weight, samples, range(30))
+    assert sorted(losses) == [(0, ), (1, ), (3, )]
+    label_a = torch.tensor([0, 1, 2, 3])
+    for (index, ), loss in losses.items():
+        only = torch.zeros(B, dtype=torch.bool)
+        only[index] = True
+        restricted = torch.where(only.view(-1, 1, 1), mask,
+                                 torch.ones_like(mask))
+        expected = 3 * 0.3 * _reference(x, weight, restricted, label_a,
+                                        LABEL_B, soft=SOFT & only)
+        torch.testing.assert_close(loss, expected)
+    # Unbiased: the mean over the equally likely draws is the full loss.
+    full, _, _ = _forward(dict(cfg, subset_ratio=1.0), x, weight, samples)
+    torch.testing.assert_close(sum(losses.values()) / 3, full['loss_pg'])
+
+
+def test_subset_ratio_keeps_at_least_one_sample_and_is_seeded():
+    x, weight, samples = _problem()
+    cfg = dict(type='ProvenanceGradientLoss', subset_ratio=0.01)
+    losses = _penalised_subset_losses(cfg, x, weight, samples, [7, 7, 8])
+    assert all(len(key) == 1 for key in losses)
+    assert all(loss.item() > 0 for loss in losses.values())
+
+
+def test_auto_weight_first_step_gives_the_target_ratio(hub):
+    x, weight, samples = _problem()
+    cfg = dict(type='ProvenanceGradientLoss', loss_weight='auto',
+               target_ratio=0.25, mode='hard')
+    out, _, _ = _forward(cfg, x, weight, samples, torch.tensor(2.0))
+    torch.testing.assert_close(out['pg_ratio'], torch.tensor(0.25))
+    unweighted, _, _ = _forward(dict(type='ProvenanceGradientLoss',
+                                     loss_weight=1.0, mode='hard'),
+                                x, weight, samples)
+    torch.testing.assert_close(out['pg_alpha'],
+                               0.25 * 2.0 / unweighted['loss_pg'])
+    # With warm-up the adapted alpha is scaled like a fixed one.
+    hub.update_info('iter', 5)
+    warm, _, _ = _forward(dict(cfg, warmup_iters=10), x, weight, samples,
+                          torch.tensor(2.0))
+    torch.testing.assert_close(warm['pg_ratio'], torch.tensor(0.125))
+    with pytest.raises(ValueError) as error:
+        _forward(cfg, x, weight, samples)
+    assert str(error.value) == ("ProvenanceGradientLoss: loss_weight='auto' "
+                                'needs loss_cls to adapt alpha')
+
+
+def test_auto_weight_is_restored_from_a_state_dict():
+    x, weight, samples = _problem()
+    cfg = dict(type='ProvenanceGradientLoss', loss_weight='auto',
+               ratio_momentum=0.9)
+    trained, resumed = MODELS.build(cfg), MODELS.build(cfg)
+
+    def step(module, loss_cls):
+        inputs = x.clone().requires_grad_(True)
+        return module(inputs, inputs.flatten(1) @ weight.t(), samples,
+                      torch.tensor(loss_cls))
+
+    for loss_cls in (2.0, 1.5, 1.2):
+        step(trained, loss_cls)
+    state = trained.state_dict()
+    assert set(state) == {f'alpha_controller.{name}' for name in (
+        'mean_cls', 'mean_pg', 'alpha', 'count')}
+    assert trained.current_weight() == float(state['alpha_controller.alpha'])
+    resumed.load_state_dict(state)
+    expected = step(trained, 0.9)
+    got = step(resumed, 0.9)
+    assert torch.equal(got['pg_alpha'], expected['pg_alpha'])
+    assert torch.equal(got['loss_pg'], expected['loss_pg'])
+    assert MODELS.build(dict(type='ProvenanceGradientLoss')).state_dict() == {}
+
+
+@pytest.mark.parametrize('bad, message', [
+    (dict(loss_weight='adaptive'), "loss_weight must be a number >= 0 or "
+     "'auto', got 'adaptive'"),
+    (dict(every_n_iters=0), 'every_n_iters must be an integer >= 1, got 0'),
+    (dict(every_n_iters=2.0), 'every_n_iters must be an integer >= 1, got '
+     '2.0'),
+    (dict(subset_ratio=0), 'subset_ratio must be in (0, 1], got 0'),
+    (dict(subset_ratio=1.5), 'subset_ratio must be in (0, 1], got 1.5'),
+    (dict(bn_statistics='frozen'), "bn_statistics must be one of ('batch', "
+     "'detached'), got 'frozen'"),
+    (dict(loss_weight='auto', target_ratio=0), 'need target_ratio > 0, 0 <= '
+     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0, 0.99, 0.0 '
+     'and 1000.0'),
+    (dict(alpha_min=2.0, alpha_max=1.0), 'need target_ratio > 0, 0 <= '
+     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0.2, 0.99, '
+     '2.0 and 1.0'),
+])
+def test_cheaper_and_self_tuning_options_are_validated(bad, message):
+    with pytest.raises(ValueError) as error:
+        MODELS.build(dict(type='ProvenanceGradientLoss', **bad))
+    assert str(error.value) == 'ProvenanceGradientLoss: ' + message

@@ -1,12 +1,17 @@
 """ProvenanceImageClassifier: separate losses equal the functions called
-directly, ViT double backprop, and refusal of SyncBN / with_cp / compile."""
+directly, ViT double backprop, refusal of SyncBN / with_cp / compile, and
+the cheaper and self-tuning guidance options."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmpretrain.models import ImageClassifier
 from mmpretrain.structures import DataSample
 
+from provmm.ops.detached_batch_norm import detached_batch_statistics
 from provmm.provenance.gradient_loss import provenance_gradient_loss
 from provmm.registry import MODELS
 
@@ -200,3 +205,110 @@ def test_cheap_double_backward_gives_pytorch_gradients():
                                      pytorch.parameters()):
         torch.testing.assert_close(got.grad, expected.grad, rtol=1e-9,
                                    atol=1e-12, msg=name)
+
+
+@pytest.fixture
+def hub(request):
+    """A fresh current MessageHub (``iter`` 0); left at ``iter`` 0."""
+    message_hub = MessageHub.get_instance(
+        f'test_classifier_iter_{request.node.name}')
+    yield message_hub
+    message_hub.update_info('iter', 0)
+
+
+def _graph_node_names(tensor):
+    names, stack, seen = set(), [tensor.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
+
+
+def test_every_n_iters_makes_the_other_iterations_plain_steps(hub):
+    torch.manual_seed(0)
+    loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight=0.5,
+                    mode='soft', every_n_iters=2)
+    model = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).train()
+    full = MODELS.build(_model_cfg()).train()
+    full.load_state_dict(model.state_dict())
+    plain = ImageClassifier(backbone=model.backbone, neck=model.neck,
+                            head=model.head).train()
+    inputs, samples = _inputs(), _mixed_samples()
+    seen = []
+    model.provenance_loss.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].requires_grad))
+
+    hub.update_info('iter', 1)
+    losses = model.loss(inputs, samples)
+    assert seen == [False]
+    assert losses['loss_pg'].item() == 0 and not losses[
+        'loss_pg'].requires_grad
+    torch.testing.assert_close(losses['loss_cls'],
+                               plain.loss(inputs, samples)['loss'])
+    assert not any('Cheap' in name
+                   for name in _graph_node_names(losses['loss_cls']))
+
+    hub.update_info('iter', 2)
+    losses = model.loss(inputs, samples)
+    assert seen == [False, True]
+    torch.testing.assert_close(losses['loss_pg'],
+                               2 * full.loss(inputs, samples)['loss_pg'])
+    assert any('Cheap' in name
+               for name in _graph_node_names(losses['loss_pg']))
+
+
+def test_detached_bn_statistics_reach_the_guided_forward():
+    torch.manual_seed(0)
+    loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight=0.5,
+                    mode='soft', bn_statistics='detached')
+    cheap = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).double()
+    pytorch = MODELS.build(dict(_model_cfg(provenance_loss=loss_cfg),
+                                cheap_double_backward=False)).double()
+    coupled = MODELS.build(_model_cfg()).double()
+    for model in (pytorch, coupled):
+        model.load_state_dict(cheap.state_dict())
+    inputs, samples = _inputs().double(), _mixed_samples()
+
+    plain = ImageClassifier(backbone=cheap.backbone, neck=cheap.neck,
+                            head=cheap.head).train()
+    probe = copy.deepcopy(plain)  # running statistics stay untouched
+    x = inputs.clone().requires_grad_(True)
+    with detached_batch_statistics(probe):
+        expected_pg = 0.5 * provenance_gradient_loss(
+            x, probe(x), torch.stack([s.prov_mask for s in samples]),
+            torch.tensor([int(s.gt_label) for s in samples]),
+            torch.tensor([int(s.gt_label_b) for s in samples]))
+    for model in (cheap, pytorch, coupled):
+        model.train()
+        model.parse_losses(model.loss(inputs, samples))[0].backward()
+    losses = cheap.loss(inputs, samples)
+    torch.testing.assert_close(losses['loss_pg'], expected_pg)
+    assert not torch.allclose(coupled.loss(inputs, samples)['loss_pg'],
+                              expected_pg, rtol=1e-3)
+    for (name, got), expected in zip(cheap.named_parameters(),
+                                     pytorch.parameters()):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-9,
+                                   atol=1e-12, msg=name)
+
+
+def test_adapted_alpha_is_saved_and_resumed_with_the_model():
+    torch.manual_seed(0)
+    loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight='auto',
+                    mode='soft', target_ratio=0.2)
+    model = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).train()
+    inputs, samples = _inputs(), _mixed_samples()
+    losses = model.loss(inputs, samples)
+    torch.testing.assert_close(losses['pg_ratio'], torch.tensor(0.2))
+    state = model.state_dict()
+    assert state['provenance_loss.alpha_controller.count'] == 1
+    resumed = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).train()
+    resumed.load_state_dict(state)
+    model.load_state_dict(state)  # same running BN statistics as well
+    expected, got = model.loss(inputs, samples), resumed.loss(inputs,
+                                                              samples)
+    assert torch.equal(got['pg_alpha'], expected['pg_alpha'])
+    torch.testing.assert_close(got['loss_pg'], expected['loss_pg'])

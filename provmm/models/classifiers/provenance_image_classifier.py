@@ -1,12 +1,13 @@
 """``ProvenanceImageClassifier``: ``L = L_cls + alpha * L_PG`` (paper Eq. 1)."""
 import copy
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmpretrain.models.classifiers import ImageClassifier
 
+from provmm.ops.detached_batch_norm import detached_batch_statistics
 from provmm.ops.double_backward import cheap_double_backward
 from provmm.registry import MODELS
 
@@ -23,6 +24,12 @@ class ProvenanceImageClassifier(ImageClassifier):
     provenance loss's key (``loss_pg``), plus its diagnostics (``pg_ratio``,
     ``pg_outside_share``, ``pg_alpha``; keys without "loss", so logged only).
     ``predict`` and ``forward(mode='tensor')`` are ``ImageClassifier``'s.
+    On the iterations that the loss does not guide (its ``every_n_iters``)
+    the step is a plain one: the inputs do not require gradients and no
+    special forward mode is used. With the loss's
+    ``bn_statistics='detached'`` the guided forward runs under
+    :func:`~provmm.ops.detached_batch_norm.detached_batch_statistics`
+    (``loss_cls`` then also sees the batch statistics as constants).
     All training logic is in ``loss()`` because
     ``MMDistributedDataParallel`` does not call the model's ``train_step``.
 
@@ -105,9 +112,16 @@ class ProvenanceImageClassifier(ImageClassifier):
         """
         if not self.with_provenance_loss:
             return super().loss(inputs, data_samples)
-        check_double_backprop(self)
-        inputs = inputs.detach().requires_grad_(True)
-        with math_attention(), self.guided_forward(inputs) as guided:
+        # every_n_iters: a plain step, no input-gradient graph at all.
+        guided_iteration = self.provenance_loss.guides_this_iteration()
+        if guided_iteration:
+            check_double_backprop(self)
+            inputs = inputs.detach().requires_grad_(True)
+        with ExitStack() as stack:
+            guided = None
+            if guided_iteration:
+                stack.enter_context(math_attention())
+                guided = stack.enter_context(self.guided_forward(inputs))
             feats = self.extract_feat(inputs)
             head_losses, logits = self.head_loss_and_logits(
                 feats, data_samples)
@@ -122,11 +136,15 @@ class ProvenanceImageClassifier(ImageClassifier):
 
     @contextmanager
     def guided_forward(self, inputs: torch.Tensor):
-        """The cheap-double-backward mode for the forward pass, or ``None``."""
-        if not self.cheap_double_backward:
-            yield None
-            return
-        with cheap_double_backward(inputs) as guided:
+        """The forward pass's modes: cheap double backward (yielded, or
+        ``None``) and, with the loss's ``bn_statistics='detached'``, batch
+        norms with detached batch statistics (the inner mode)."""
+        with ExitStack() as stack:
+            guided = None
+            if self.cheap_double_backward:
+                guided = stack.enter_context(cheap_double_backward(inputs))
+            if self.provenance_loss.bn_statistics == 'detached':
+                stack.enter_context(detached_batch_statistics(self))
             yield guided
 
     def head_loss_and_logits(

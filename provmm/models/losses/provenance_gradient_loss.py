@@ -1,12 +1,14 @@
 """``ProvenanceGradientLoss``: alpha * L_PG (paper Eq. 9 / 10) on samples."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
 
-from provmm.provenance.gradient_loss import (TARGETS,
+from provmm.provenance.alpha_controller import RatioTrackingAlpha
+from provmm.provenance.gradient_loss import (TARGETS, guided_subset,
                                              outside_provenance_share,
+                                             penalised_samples,
                                              provenance_gradient_penalty,
                                              provenance_input_gradients)
 from provmm.provenance.control_masks import (random_pixel_mask, shifted_mask,
@@ -15,6 +17,7 @@ from provmm.registry import MODELS
 
 MODES = ('soft', 'hard', 'auto')
 MASK_MODES = ('provenance', 'random', 'unmasked', 'shifted')
+BN_STATISTICS = ('batch', 'detached')
 # Written by the data preprocessor (docs/provenance_contract.md).
 CONTRACT_FIELDS = ('prov_mask', 'guidance', 'gt_label_b')
 
@@ -32,7 +35,10 @@ class ProvenanceGradientLoss(nn.Module):
     preprocessor to use.
 
     Args:
-        loss_weight (float): alpha. Defaults to 0.05 (Table 8, CUB WSOL).
+        loss_weight (float | str): alpha. Defaults to 0.05 (Table 8, CUB
+            WSOL). ``'auto'``: alpha is adapted online so that
+            ``alpha * L_PG / L_cls`` tracks ``target_ratio``
+            (:mod:`provmm.provenance.alpha_controller`; not in the paper).
         mode (str): ``'auto'``: each sample as its ``guidance`` flag says;
             ``'soft'``: only the Eq. 9 samples; ``'hard'``: Eq. 10 with the
             own label and mask for every sample. Defaults to ``'auto'``.
@@ -51,42 +57,102 @@ class ProvenanceGradientLoss(nn.Module):
             tasks where shrinking all input gradients is an easy way out
             (see :mod:`provmm.provenance.gradient_loss`). Defaults to False.
         warmup_iters (int): alpha grows linearly from 0 to ``loss_weight``
-            over this many iterations (read from MessageHub's ``iter``
-            runtime info); 0 disables the warm-up. While alpha is 0 only the
-            diagnostics are computed (one input gradient, no double
-            backprop), so ``loss_weight=0`` logs ``pg_outside_share`` for a
-            plain CutMix baseline.
+            (or the adapted alpha) over this many iterations (read from
+            MessageHub's ``iter`` runtime info); 0 disables the warm-up.
+            While alpha is 0 only the diagnostics are computed (one input
+            gradient, no double backprop), so ``loss_weight=0`` logs
+            ``pg_outside_share`` for a plain CutMix baseline.
         loss_name (str): key of the loss in the returned dict; must contain
             ``'loss'`` so that ``BaseModel.parse_losses`` sums it.
+        every_n_iters (int): guide only the iterations ``i`` with
+            ``i % every_n_iters == 0`` (MessageHub's ``iter``); the others
+            are plain steps: :meth:`guides_this_iteration` tells the
+            classifier to build no input-gradient graph, and the loss is a
+            constant 0 without diagnostics. Defaults to 1 (every iteration).
+        scale_by_interval (bool): with ``every_n_iters = k``, multiply alpha
+            by ``k`` on the guided iterations so that the penalty's gradient
+            per iteration keeps its mean (alpha keeps its meaning; with
+            momentum SGD the ``k`` times larger kick is spread over about
+            ``1 / (1 - momentum)`` iterations). ``False``: alpha as given,
+            an effective ``alpha / k``. Defaults to True.
+        subset_ratio (float): penalise a uniformly random share, in (0, 1],
+            of the samples that have something to penalise (at least one),
+            weighted by ``|P| / |S|`` so the loss is an unbiased estimate of
+            the full batch mean (:func:`~provmm.provenance.gradient_loss.
+            guided_subset`). The forward pass stays one pass over the whole
+            batch (BatchNorm statistics unchanged). Defaults to 1.0.
+        bn_statistics (str): ``'batch'``: BatchNorm in train mode couples
+            the samples of the guided forward (PyTorch's behaviour);
+            ``'detached'``: the classifier runs the guided forward with the
+            batch mean and variance treated as constants
+            (:mod:`provmm.ops.detached_batch_norm`), so each sample's input
+            gradient is its own. The classification loss of that forward
+            then also sees them as constants. Defaults to ``'batch'``.
+        target_ratio (float): rho of ``loss_weight='auto'``. Defaults to
+            0.2, inside the 0.1--0.3 in which the penalty acted on the
+            synthetic benchmarks (docs/method.md).
+        ratio_momentum (float): beta of the moving averages of
+            ``loss_weight='auto'``. Defaults to 0.99.
+        alpha_min, alpha_max (float): bounds of the adapted alpha. Default
+            to 0 and 1000.
 
     Returns (``forward``): ``{loss_name: alpha * L_PG, 'pg_ratio':
     alpha * L_PG / L_cls, 'pg_outside_share': share of |grad_x f_A|^2 outside
     the true provenance region, 'pg_alpha': current alpha}``; only the first
-    key contains ``'loss'``.
+    key contains ``'loss'``. ``pg_alpha`` is alpha before the
+    ``every_n_iters`` factor; iterations that are not guided return only
+    the zero loss, ``pg_alpha`` and ``pg_ratio`` (0).
     """
 
     def __init__(self,
-                 loss_weight: float = 0.05,
+                 loss_weight: Union[float, str] = 0.05,
                  mode: str = 'auto',
                  mask_mode: str = 'provenance',
                  target: str = 'logit',
                  normalize: bool = False,
                  warmup_iters: int = 0,
-                 loss_name: str = 'loss_pg'):
+                 loss_name: str = 'loss_pg',
+                 every_n_iters: int = 1,
+                 scale_by_interval: bool = True,
+                 subset_ratio: float = 1.0,
+                 bn_statistics: str = 'batch',
+                 target_ratio: float = 0.2,
+                 ratio_momentum: float = 0.99,
+                 alpha_min: float = 0.0,
+                 alpha_max: float = 1000.0):
         super().__init__()
         for name, value, choices in (('mode', mode, MODES),
                                      ('mask_mode', mask_mode, MASK_MODES),
-                                     ('target', target, TARGETS)):
+                                     ('target', target, TARGETS),
+                                     ('bn_statistics', bn_statistics,
+                                      BN_STATISTICS)):
             if value not in choices:
                 raise ValueError(f'ProvenanceGradientLoss: {name} must be one '
                                  f'of {choices}, got {value!r}')
-        if loss_weight < 0 or warmup_iters < 0:
+        auto = loss_weight == 'auto'
+        if isinstance(loss_weight, str) and not auto:
+            raise ValueError('ProvenanceGradientLoss: loss_weight must be a '
+                             f"number >= 0 or 'auto', got {loss_weight!r}")
+        if (not auto and loss_weight < 0) or warmup_iters < 0:
             raise ValueError('ProvenanceGradientLoss: loss_weight and '
                              'warmup_iters must be >= 0, got '
                              f'{loss_weight} and {warmup_iters}')
         if 'loss' not in loss_name:
             raise ValueError('ProvenanceGradientLoss: loss_name must contain '
                              f'"loss" to be optimised, got {loss_name!r}')
+        if not isinstance(every_n_iters, int) or every_n_iters < 1:
+            raise ValueError('ProvenanceGradientLoss: every_n_iters must be '
+                             f'an integer >= 1, got {every_n_iters!r}')
+        if not 0 < subset_ratio <= 1:
+            raise ValueError('ProvenanceGradientLoss: subset_ratio must be in '
+                             f'(0, 1], got {subset_ratio}')
+        if target_ratio <= 0 or not 0 <= ratio_momentum < 1 or not (
+                0 <= alpha_min <= alpha_max):
+            raise ValueError(
+                'ProvenanceGradientLoss: need target_ratio > 0, 0 <= '
+                'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got '
+                f'{target_ratio}, {ratio_momentum}, {alpha_min} and '
+                f'{alpha_max}')
         self.loss_weight = loss_weight
         self.mode = mode
         self.mask_mode = mask_mode
@@ -94,14 +160,37 @@ class ProvenanceGradientLoss(nn.Module):
         self.normalize = normalize
         self.warmup_iters = warmup_iters
         self.loss_name = loss_name
+        self.every_n_iters = every_n_iters
+        self.scale_by_interval = scale_by_interval
+        self.subset_ratio = subset_ratio
+        self.bn_statistics = bn_statistics
+        # Buffers: the adapted alpha is saved in checkpoints and resumed.
+        self.alpha_controller = RatioTrackingAlpha(
+            target_ratio, ratio_momentum, alpha_min,
+            alpha_max) if auto else None
+
+    @staticmethod
+    def current_iter() -> int:
+        """The training iteration (MessageHub's ``iter`` runtime info)."""
+        return MessageHub.get_current_instance().get_info('iter', 0)
+
+    def warmup_factor(self) -> float:
+        """The linear warm-up's factor of alpha, in [0, 1]."""
+        if self.warmup_iters == 0:
+            return 1.0
+        return min(1.0, self.current_iter() / self.warmup_iters)
 
     def current_weight(self) -> float:
-        """alpha at the current iteration (linear warm-up)."""
-        if self.warmup_iters == 0:
-            return self.loss_weight
-        message_hub = MessageHub.get_current_instance()
-        cur_iter = message_hub.get_info('iter', 0)
-        return self.loss_weight * min(1.0, cur_iter / self.warmup_iters)
+        """alpha at the current iteration (linear warm-up; with
+        ``loss_weight='auto'`` the last adapted alpha, 0 before the first)."""
+        if self.alpha_controller is not None:
+            return float(self.alpha_controller.alpha) * self.warmup_factor()
+        return self.loss_weight * self.warmup_factor()
+
+    def guides_this_iteration(self) -> bool:
+        """Whether this iteration is guided (``every_n_iters``); when not,
+        the caller needs no input gradients and no double backprop."""
+        return self.current_iter() % self.every_n_iters == 0
 
     def forward(self,
                 inputs: torch.Tensor,
@@ -112,37 +201,68 @@ class ProvenanceGradientLoss(nn.Module):
         """Compute alpha * L_PG and its diagnostics.
 
         Args:
-            inputs (Tensor): ``(B, C, H, W)`` with ``requires_grad=True``.
+            inputs (Tensor): ``(B, C, H, W)`` with ``requires_grad=True`` (on
+                guided iterations).
             logits (Tensor): ``(B, K)`` computed from ``inputs``.
             data_samples (list[DataSample]): the batch's samples, with the
                 provenance fields (docs/provenance_contract.md).
-            loss_cls (Tensor, optional): classification loss for ``pg_ratio``.
+            loss_cls (Tensor, optional): classification loss for
+                ``pg_ratio``; required with ``loss_weight='auto'``.
         """
-        alpha = self.current_weight()
+        if self.alpha_controller is not None and loss_cls is None:
+            raise ValueError("ProvenanceGradientLoss: loss_weight='auto' "
+                             'needs loss_cls to adapt alpha')
+        zero = logits.new_zeros((), dtype=torch.float32)
+        if not self.guides_this_iteration():
+            return self.outputs(zero, self.current_weight(), loss_cls)
+        factor = self.warmup_factor()
         mask, label_a, label_b, soft = self.provenance_targets(
             inputs, data_samples)
         penalty_mask = self.penalty_mask(mask, soft)
         if self.mask_mode == 'unmasked':
             soft = None  # the whole gradient of f_A, Eq. 10 style
 
-        zero = logits.new_zeros((), dtype=torch.float32)
         # alpha = 0 (warm-up start, a baseline that only logs the diagnostic)
         # or nothing to penalise (an unmixed batch of unedited images): no
         # double backprop, one plain input gradient for the diagnostic.
-        guided = alpha != 0 and has_penalty(penalty_mask, soft)
+        penalised = penalised_samples(penalty_mask, soft)
+        guided = factor != 0 and self.loss_weight != 0 and bool(
+            penalised.any())
+        subset_weight = 1.0
+        if guided and self.subset_ratio < 1:
+            chosen, subset_weight = guided_subset(penalised,
+                                                  self.subset_ratio)
+            penalty_mask = torch.where(
+                chosen.view(-1, *([1] * (mask.dim() - 1))), penalty_mask,
+                torch.ones_like(penalty_mask))
+            soft = None if soft is None else soft & chosen
         # grad_x f_B only for Eq. 9 samples ('hard' and 'unmasked': none)
         two_sources = guided and soft is not None
         grad_a, grad_b = provenance_input_gradients(
             inputs, logits, label_a, label_b if two_sources else None,
             self.target, create_graph=guided,
             soft=soft if two_sources else None)
+        alpha = self.current_weight()
         loss_pg = zero
         if guided:
-            loss_pg = alpha * provenance_gradient_penalty(
+            penalty = subset_weight * provenance_gradient_penalty(
                 grad_a, grad_b, penalty_mask, soft, self.normalize)
+            if self.alpha_controller is not None:
+                alpha = factor * self.alpha_controller.update(
+                    loss_cls, penalty).to(penalty.dtype)
+            interval = self.every_n_iters if self.scale_by_interval else 1
+            loss_pg = (alpha * interval) * penalty
+        outputs = self.outputs(loss_pg, alpha, loss_cls)
+        outputs['pg_outside_share'] = outside_provenance_share(grad_a, mask)
+        return outputs
+
+    def outputs(self, loss_pg: torch.Tensor,
+                alpha: Union[float, torch.Tensor],
+                loss_cls: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The loss, ``pg_alpha`` and (with ``loss_cls``) ``pg_ratio``."""
         outputs = {self.loss_name: loss_pg,
-                   'pg_outside_share': outside_provenance_share(grad_a, mask),
-                   'pg_alpha': zero.detach() + alpha}
+                   'pg_alpha': torch.as_tensor(alpha).detach().to(
+                       loss_pg.device, torch.float32)}
         if loss_cls is not None:
             outputs['pg_ratio'] = (loss_pg.detach() /
                                    loss_cls.detach().float().clamp(min=1e-12))
@@ -196,12 +316,3 @@ class ProvenanceGradientLoss(nn.Module):
             return shifted_mask(mask)
         return mask
 
-
-def has_penalty(mask: torch.Tensor, soft: Optional[torch.Tensor]) -> bool:
-    """Whether any sample has a non-zero term in Eq. 9 / Eq. 10: every
-    ``soft`` sample, and hard ones whose ``(B, H, W)`` mask has a region
-    below 1."""
-    penalised = (mask.flatten(1) < 1).any(1)
-    if soft is not None:
-        penalised = penalised | soft.to(penalised.device)
-    return bool(penalised.any())

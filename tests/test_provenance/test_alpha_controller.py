@@ -1,0 +1,77 @@
+"""alpha adapted so that alpha * L_PG / L_cls tracks a target ratio."""
+import torch
+import torch.nn.functional as F
+
+from provmm.provenance.alpha_controller import (RatioTrackingAlpha,
+                                                ema_update, tracked_alpha)
+
+
+def _scalar(value):
+    return torch.tensor(value, dtype=torch.float64)
+
+
+def test_tracked_alpha_is_the_clipped_ratio():
+    assert tracked_alpha(_scalar(2.0), _scalar(0.5), 0.2, 0.0, 10.0) == 0.8
+    assert tracked_alpha(_scalar(2.0), _scalar(1e-6), 0.2, 0.0, 10.0) == 10
+    assert tracked_alpha(_scalar(2.0), _scalar(0.0), 0.2, 0.0, 10.0) == 10
+    assert tracked_alpha(_scalar(1e-9), _scalar(1.0), 0.2, 0.5, 10.0) == 0.5
+
+
+def test_bias_corrected_moving_average():
+    average, corrected = ema_update(_scalar(0.0), torch.tensor(1),
+                                    _scalar(3.0), 0.9)
+    torch.testing.assert_close(average, _scalar(0.3))
+    torch.testing.assert_close(corrected, _scalar(3.0))
+    average, corrected = ema_update(average, torch.tensor(2), _scalar(1.0),
+                                    0.9)
+    # (0.9 * 0.3 + 0.1 * 1) / (1 - 0.81) = 0.37 / 0.19
+    torch.testing.assert_close(corrected, _scalar(0.37 / 0.19))
+
+
+def test_first_alpha_gives_the_target_ratio_and_state_is_in_buffers():
+    controller = RatioTrackingAlpha(target_ratio=0.2, momentum=0.9)
+    assert set(controller.state_dict()) == {'mean_cls', 'mean_pg', 'alpha',
+                                            'count'}
+    alpha = controller.update(torch.tensor(2.0), torch.tensor(0.01))
+    torch.testing.assert_close(alpha, _scalar(0.2 * 2.0 / 0.01))
+    assert controller.alpha == alpha and controller.count == 1
+
+
+def test_state_dict_round_trip_gives_identical_next_alpha():
+    generator = torch.Generator().manual_seed(0)
+    losses = torch.rand(20, 2, generator=generator, dtype=torch.float64)
+    trained = RatioTrackingAlpha(target_ratio=0.3, momentum=0.95)
+    for loss_cls, loss_pg in losses[:10]:
+        trained.update(loss_cls, loss_pg)
+    resumed = RatioTrackingAlpha(target_ratio=0.3, momentum=0.95)
+    resumed.load_state_dict(trained.state_dict())
+    fresh = RatioTrackingAlpha(target_ratio=0.3, momentum=0.95)
+    for loss_cls, loss_pg in losses[10:]:
+        expected = trained.update(loss_cls, loss_pg)
+        assert torch.equal(resumed.update(loss_cls, loss_pg), expected)
+        assert not torch.equal(fresh.update(loss_cls, loss_pg), expected)
+
+
+def test_tracks_the_target_ratio_while_training_a_toy_model():
+    # Logistic regression; L_PG = |grad_x f_y|^2 over the second half of the
+    # features (the input gradient of the logit f_y = x . w_y is w_y).
+    torch.manual_seed(0)
+    features, classes, rho = 8, 3, 0.2
+    x = torch.randn(256, features)
+    labels = (x[:, :3] @ torch.randn(3, classes)).argmax(1)
+    weight = (0.1 * torch.randn(features, classes)).requires_grad_(True)
+    optimizer = torch.optim.SGD([weight], lr=0.5, momentum=0.9)
+    controller = RatioTrackingAlpha(target_ratio=rho, momentum=0.9)
+    ratios, alphas = [], []
+    for _ in range(300):
+        loss_cls = F.cross_entropy(x @ weight, labels)
+        loss_pg = weight[features // 2:, labels].pow(2).sum(0).mean()
+        alpha = controller.update(loss_cls, loss_pg)
+        optimizer.zero_grad()
+        (loss_cls + alpha.float() * loss_pg).backward()
+        optimizer.step()
+        ratios.append(float(alpha * loss_pg.detach() / loss_cls.detach()))
+        alphas.append(float(alpha))
+    late = torch.tensor(ratios[-100:])
+    assert abs(float(late.median()) / rho - 1) < 0.1
+    assert max(alphas[-100:]) / min(alphas[-100:]) < 1.5  # settled
