@@ -5,6 +5,7 @@ import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
+from provmm.benchmarks.environment import set_num_threads
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
 from provmm.benchmarks.paths import docs_dir
 from provmm.benchmarks.report import write_report
@@ -17,7 +18,9 @@ def parse_args(bench: Benchmark, argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(
         description=f'Run the {bench.title} and write its report (markdown '
         'table and PNG plot). Finished runs are cached under <out-dir>/runs '
-        'and read again when the command is rerun.')
+        'with the hash of their resolved config and of the provmm sources '
+        'and config files, and read again when the command is rerun with '
+        'the same hash; a run of another hash is trained again.')
     parser.add_argument('--variants', nargs='+', default=names,
                         choices=names)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
@@ -47,6 +50,16 @@ def parse_args(bench: Benchmark, argv: Optional[Sequence[str]] = None):
     parser.add_argument('--config-dir', default=None,
                         help='the configs folder (default: the '
                         "repository's, next to the provmm package)")
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads of torch (torch.set_num_threads) '
+                        'and of child processes (OMP_NUM_THREADS, '
+                        'MKL_NUM_THREADS); results can differ with the '
+                        'thread count (default: OMP_NUM_THREADS if set, '
+                        "else torch's default)")
+    parser.add_argument('--reuse-stale', action='store_true',
+                        help='reuse cached runs whose config or code hash '
+                        'differs (same epochs) instead of training them '
+                        'again; the report marks them stale')
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: first seed, alpha 1, '
                         f'{bench.quick_epochs} epoch(s) on a small task, '
@@ -56,10 +69,11 @@ def parse_args(bench: Benchmark, argv: Optional[Sequence[str]] = None):
 
 def command_line(bench: Benchmark, variants: List[str], seeds: List[int],
                  epochs: int, alphas: List[float], select_on: Optional[str],
-                 quick: bool) -> str:
+                 quick: bool, threads: Optional[int] = None,
+                 reuse_stale: bool = False) -> str:
     """The command that reproduces a report."""
     words = [f'python tools/benchmark_{bench.name}.py']
-    if os.environ.get('OMP_NUM_THREADS'):
+    if threads is None and os.environ.get('OMP_NUM_THREADS'):
         words.insert(0, f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]}')
     if variants != [v.name for v in bench.variants]:
         words += ['--variants'] + variants
@@ -67,11 +81,16 @@ def command_line(bench: Benchmark, variants: List[str], seeds: List[int],
     words += ['--epochs', str(epochs), '--alphas'] + [f'{a:g}' for a in alphas]
     if select_on is not None:
         words += ['--select-on', select_on]
+    if threads is not None:
+        words += ['--threads', str(threads)]
+    words += ['--reuse-stale'] if reuse_stale else []
     return ' '.join(words + (['--quick'] if quick else []))
 
 
 def main(bench: Benchmark, argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(bench, argv)
+    if args.threads is not None:
+        set_num_threads(args.threads)
     config_dir = resolve_config_dir(args.config_dir)
     epochs = args.epochs or (bench.quick_epochs if args.quick
                              else bench.epochs)
@@ -86,10 +105,11 @@ def main(bench: Benchmark, argv: Optional[Sequence[str]] = None) -> None:
         bench.quick_data_root if args.quick else bench.data_root)
     results = run_benchmark(bench, args.variants, seeds, epochs, out_dir,
                             alphas, args.select_on, args.quick, config_dir,
-                            data_root)
+                            data_root, reuse_stale=args.reuse_stale)
     section = (bench.extra_section(args.quick, config_dir, data_root)
                if bench.extra_section is not None else None)
     command = command_line(bench, args.variants, seeds, epochs, alphas,
-                           args.select_on, args.quick)
+                           args.select_on, args.quick, args.threads,
+                           args.reuse_stale)
     print(write_report(bench, results, report, command, section))
     print(f'wrote {report}.md and {report}.png')

@@ -1,16 +1,27 @@
 """A benchmark's report: markdown table, PNG plot and the markdown file
-around them (hand-written introduction and notes included)."""
+around them (hand-written introduction and notes included), the stale runs
+it reuses and the environment its runs were made in.
+
+Every table has a paired column: the mean ± std over the seeds of each
+run's difference to the reference variant's run of the same seed (the
+benchmark's own, or one added by :func:`table_columns`); conclusions are
+drawn from it (docs/benchmarks/reproducibility.md says why).
+"""
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from provmm.benchmarks.cached_runs import markdown_table, mean_std
 from provmm.benchmarks.paths import REPO_ROOT
-from provmm.benchmarks.runner import Benchmark, Column, total_run_seconds
+from provmm.benchmarks.environment import environment_section
+from provmm.benchmarks.runner import (Benchmark, Column, distinct_runs,
+                                      total_run_seconds)
+
+STALE_MARK = ' †'
 
 
 @dataclass
@@ -54,15 +65,39 @@ def variant_alpha(results: Dict, bench: Benchmark,
     return results['variant_alpha'].get(name, results['alpha'])
 
 
+def reference_name(bench: Benchmark) -> str:
+    """The variant of the paired columns: ``bench.reference``, else the
+    first variant."""
+    return bench.reference or bench.variants[0].name
+
+
+def table_columns(bench: Benchmark) -> List[Column]:
+    """``bench.columns``, plus (if none is paired) the paired difference of
+    test ``select_key`` to the reference, after the last per-seed column
+    (else after the first column)."""
+    columns = list(bench.columns)
+    if any(c.paired for c in columns):
+        return columns
+    key = bench.select_key
+    paired = Column(f'Δ test {key} vs {reference_name(bench)}, same seed',
+                    lambda run: run['test'].get(key), paired=True)
+    per_seed = [i for i, c in enumerate(columns) if c.per_seed]
+    at = per_seed[-1] + 1 if per_seed else 1
+    return columns[:at] + [paired] + columns[at:]
+
+
 def results_table(bench: Benchmark, results: Dict) -> str:
     """Markdown: every variant at its alpha, then (``grid_rows``) the runs
-    of the alpha grids."""
+    of the alpha grids; rows with a stale run are marked ``†``."""
     by_name = bench.variants_by_name
-    reference = results['variants'].get(bench.reference)
+    reference = results['variants'].get(reference_name(bench))
+    columns = table_columns(bench)
 
     def row(label, alpha, runs):
+        if any(r.get('stale') for r in runs):
+            label += STALE_MARK
         return ([label, '–' if alpha is None else f'{alpha:g}'] +
-                [cell(c, runs, reference) for c in bench.columns])
+                [cell(c, runs, reference) for c in columns])
 
     rows = [row(by_name[name].label, variant_alpha(results, bench, name),
                 runs) for name, runs in results['variants'].items()]
@@ -74,8 +109,29 @@ def results_table(bench: Benchmark, results: Dict) -> str:
         for name, grid in grids:
             rows += [row(f'α grid: {by_name[name].label}', float(alpha), runs)
                      for alpha, runs in grid.items()]
-    header = ['Variant', 'α'] + [c.header for c in bench.columns]
+    header = ['Variant', 'α'] + [c.header for c in columns]
     return markdown_table(header, rows)
+
+
+def paired_note(bench: Benchmark) -> str:
+    """What the paired columns are, in a sentence."""
+    reference = bench.variants_by_name[reference_name(bench)].label
+    return (f'Δ columns: mean ± std over the seeds of the difference to '
+            f'"{reference}" on the same seed; variants are compared through '
+            'them, not through the overlap of two rows\' mean ± std.')
+
+
+def stale_note(runs: Sequence[dict]) -> str:
+    """The stale runs reused (``--reuse-stale``) and why each is stale."""
+    stale = [r for r in runs if r.get('stale')]
+    if not stale:
+        return ''
+    lines = [f'- {r["variant"]} α={r["alpha"]} seed {r["seed"]}: '
+             f'{r["stale"]}' for r in stale]
+    return (f'{STALE_MARK.strip()} Rows with stale runs: {len(stale)} '
+            'cached run(s) were reused although their config or code '
+            'differs from this command\'s (`--reuse-stale`):\n\n' +
+            '\n'.join(lines))
 
 
 def alpha_note(bench: Benchmark, results: Dict) -> str:
@@ -151,11 +207,13 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
 
     Hand-written parts: ``docs/benchmarks/<name>.intro.md`` (the task and
     the columns) before the table, ``<report>.notes.md`` (what the numbers
-    show) at the end.
+    show) after it; the "Environment" block closes the report.
     """
     os.makedirs(osp.dirname(report) or '.', exist_ok=True)
     plot_results(bench, results, report + '.png', section)
     table = results_table(bench, results)
+    runs = distinct_runs(results)
+    stale = stale_note(runs)
     intro = _read(osp.join(REPO_ROOT, 'docs', 'benchmarks',
                            f'{bench.name}.intro.md'))
     note = alpha_note(bench, results)
@@ -166,9 +224,11 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
             f'thread(s), {hours:.2f} h of runs in all (the wall column is '
             'per run, on a shared machine).\n\n' + intro +
             (note + '\n\n' if note else '') + table + '\n\n' +
+            paired_note(bench) + '\n\n' +
+            (stale + '\n\n' if stale else '') +
             (section.markdown.strip() + '\n\n' if section else '') +
             f'![{bench.name}]({osp.basename(report)}.png)\n\n' +
-            _read(report + '.notes.md'))
+            _read(report + '.notes.md') + environment_section(runs))
     with open(report + '.md', 'w') as f:
         f.write(text.rstrip() + '\n')
     return table

@@ -10,8 +10,11 @@
   ``select_on`` variant, shared by every penalised variant, or, without
   ``select_on`` (and for variants with ``own_alphas``), from the variant's
   own grid;
-- each run is cached as JSON under ``<out_dir>/runs`` (see
-  :mod:`.cached_runs`); a rerun reads it instead of training again.
+- each run is cached as JSON under ``<out_dir>/runs`` with the key of its
+  resolved config and code and its environment (see :mod:`.cached_runs`,
+  :mod:`.environment`); a rerun reads it instead of training again if the
+  key is the same, else trains again (or, with ``reuse_stale``, reads it
+  and marks it ``stale``).
 """
 import copy
 import json
@@ -27,8 +30,10 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from provmm.benchmarks.cached_runs import (load_cached_result, run_dir,
-                                          save_result, strip_prefix)
+from provmm.benchmarks.cached_runs import (config_files, load_result,
+                                          run_dir, run_key, save_result,
+                                          stale_reason, strip_prefix)
+from provmm.benchmarks.environment import environment
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
 from provmm.engine.checkpoint_safety import register_checkpoint_safe_globals
 from provmm.utils.setup_env import register_all_modules
@@ -216,20 +221,48 @@ def build_config(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     return cfg
 
 
+def cached_run(cached: Optional[dict], key: dict, epochs: int,
+               reuse_stale: bool) -> Tuple[Optional[dict], Optional[str]]:
+    """``(cached result to reuse or None, why it is stale or None)``.
+
+    A cached run is reused if its key is ``key``; with ``reuse_stale`` also
+    if only its key differs (but not a run of another length).
+    """
+    if cached is None:
+        return None, None
+    reason = stale_reason(cached, key)
+    if reason is None or (reuse_stale and cached.get('epochs') == epochs):
+        return cached, reason
+    return None, reason
+
+
 def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
              out_dir: str, alpha: Optional[float] = None, quick: bool = False,
              config_dir: Optional[str] = None,
-             data_root: Optional[str] = None) -> dict:
-    """Train, (select the best val epoch,) test; cached as JSON."""
+             data_root: Optional[str] = None, reuse_stale: bool = False,
+             log: Callable = print) -> dict:
+    """Train, (select the best val epoch,) test; cached as JSON with the
+    run's key (``cache_key``) and ``environment``. A cached run of another
+    key is trained again, or with ``reuse_stale`` read with the reason in
+    its ``stale`` field (not saved)."""
     work_dir = run_dir(out_dir, variant.name, alpha, seed)
-    cached = load_cached_result(work_dir, epochs)
+    cfg = build_config(bench, variant, seed, epochs, work_dir, alpha, quick,
+                       config_dir, data_root)
+    root = resolve_config_dir(config_dir)
+    key = run_key(cfg, config_files(osp.join(root, variant.config)), root)
+    cached, reason = cached_run(load_result(work_dir), key, epochs,
+                                reuse_stale)
+    name = f'{variant.name} alpha={alpha} seed={seed}'
     if cached is not None:
         if bench.complete_cached is not None:
             cached = bench.complete_cached(cached, variant, work_dir,
                                            config_dir)
+        if reason is not None:
+            log(f'{name}: reusing a stale cached run ({reason})')
+            cached['stale'] = reason
         return cached
-    cfg = build_config(bench, variant, seed, epochs, work_dir, alpha, quick,
-                       config_dir, data_root)
+    if reason is not None:
+        log(f'{name}: training again, the cached run is stale ({reason})')
     register_all_modules(init_default_scope=False)
     # Pre-trained backbones are mmengine checkpoints, which torch.load's
     # weights_only default refuses unless their globals are allow-listed.
@@ -238,6 +271,7 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     # (a second, spinning thread doubling the CPU time); pin it per run.
     if os.environ.get('OMP_NUM_THREADS', '').isdigit():
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+    run_environment = environment()
     start = time.time()
     runner = Runner.from_cfg(cfg)
     recorder = RunRecorder(bench.select_key if bench.best_epoch else None)
@@ -245,7 +279,7 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     runner.train()
     train_s = time.time() - start
     result = dict(variant=variant.name, seed=seed, alpha=alpha,
-                  epochs=epochs)
+                  epochs=epochs, cache_key=key, environment=run_environment)
     if bench.best_epoch:
         runner.model.load_state_dict(recorder.best_state)
         result.update(
@@ -290,13 +324,15 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
                   seeds: Sequence[int], epochs: int, out_dir: str,
                   alphas: Sequence[float], select_on: Optional[str] = None,
                   quick: bool = False, config_dir: Optional[str] = None,
-                  data_root: Optional[str] = None, log=print) -> Dict:
+                  data_root: Optional[str] = None, log=print,
+                  reuse_stale: bool = False) -> Dict:
     """Every run; returns ``{'select_on', 'alpha', 'alpha_search',
     'variant_alpha', 'variant_alpha_search', 'variants': {name: [runs]},
     'epochs', 'seeds'}`` (alpha searches keyed by ``f'{alpha:g}'``).
 
     Variants without alpha run first, then the shared alpha search (if a
     variant needs it), then the penalised variants, each in the given order.
+    ``reuse_stale``: see :func:`run_once`.
     """
     by_name = bench.variants_by_name
     unknown = [v for v in list(variants) + [select_on]
@@ -323,7 +359,8 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
         key = (variant.name, alpha, seed)
         if key not in finished:
             finished[key] = run_once(bench, variant, seed, epochs, out_dir,
-                                     alpha, quick, config_dir, data_root)
+                                     alpha, quick, config_dir, data_root,
+                                     reuse_stale, log)
             log(describe_run(bench, finished[key]))
         return finished[key]
 
@@ -361,13 +398,18 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
     return results
 
 
+def distinct_runs(results: Dict) -> List[dict]:
+    """Every distinct run of ``results``, once per (variant, alpha, seed):
+    the table's variants, then the alpha searches."""
+    runs = [r for rs in results['variants'].values() for r in rs]
+    runs += [r for rs in results['alpha_search'].values() for r in rs]
+    runs += [r for grid in results['variant_alpha_search'].values()
+             for rs in grid.values() for r in rs]
+    return list({(r['variant'], r['alpha'], r['seed']): r
+                 for r in runs}.values())
+
+
 def total_run_seconds(results: Dict) -> float:
     """Sum of the wall time of every distinct run (alpha searches
     included)."""
-    runs = [r for rs in results['alpha_search'].values() for r in rs]
-    runs += [r for grid in results['variant_alpha_search'].values()
-             for rs in grid.values() for r in rs]
-    runs += [r for rs in results['variants'].values() for r in rs]
-    distinct = {(r['variant'], r['alpha'], r['seed']): r['wall_s']
-                for r in runs}
-    return float(sum(distinct.values()))
+    return float(sum(r['wall_s'] for r in distinct_runs(results)))

@@ -271,6 +271,7 @@ BENCHMARK = Benchmark(
     select_on='edits_pg_gtmask',
     data_root=DATA_ROOT,
     quick_data_root=QUICK_DATA_ROOT,
+    reference='edits',
     grid_rows=True,
     configure=configure,
     measure=measure,

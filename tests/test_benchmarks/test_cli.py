@@ -1,9 +1,12 @@
-"""The benchmark command line: quick-run settings, report location and the
-reproducing command, with the runs replaced by canned results."""
+"""The benchmark command line: quick-run settings, report location, thread
+count, stale-run reuse and the reproducing command, with the runs replaced
+by canned results."""
 import dataclasses
+import os
 import os.path as osp
 
 import pytest
+import torch
 
 import provmm.benchmarks.cli as cli
 import provmm.benchmarks.runner as runner
@@ -18,7 +21,9 @@ def test_quick_run_writes_its_report_inside_the_out_dir(
     seen = []
 
     def fake_run(bench, variant, seed, epochs, out_dir, alpha=None,
-                 quick=False, config_dir=None, data_root=None):
+                 quick=False, config_dir=None, data_root=None,
+                 reuse_stale=False, log=print):
+        assert not reuse_stale
         seen.append((variant.name, alpha, seed, epochs, out_dir, quick,
                      data_root))
         return dict(variant=variant.name, seed=seed, alpha=alpha,
@@ -46,6 +51,7 @@ def test_quick_run_writes_its_report_inside_the_out_dir(
         '--seeds 4 --epochs 2 --alphas 1 --select-on edits_pg_gtmask '
         '--quick` — 1 seed(s), 2 epochs')
     assert '## Masks' in text and osp.isfile(report + '.png')
+    assert '\n## Environment\n' in text
     assert capsys.readouterr().out.endswith(
         f'wrote {report}.md and {report}.png\n')
 
@@ -53,3 +59,48 @@ def test_quick_run_writes_its_report_inside_the_out_dir(
 def test_a_missing_config_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='pass --config-dir'):
         cli.main(SPURIOUS, ['--config-dir', str(tmp_path / 'nowhere')])
+
+
+def test_threads_and_reuse_stale_reach_the_runs_and_the_command(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # set_num_threads writes these; monkeypatch restores them
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    monkeypatch.setenv('MKL_NUM_THREADS', '2')
+    threads = torch.get_num_threads()
+    seen = []
+
+    def fake_run(bench, variant, seed, epochs, out_dir, alpha=None,
+                 quick=False, config_dir=None, data_root=None,
+                 reuse_stale=False, log=print):
+        seen.append((variant.name, reuse_stale, torch.get_num_threads(),
+                     os.environ['OMP_NUM_THREADS']))
+        return dict(variant=variant.name, seed=seed, alpha=alpha,
+                    epochs=epochs, val=dict(worst_group=50.0),
+                    test=dict(worst_group=40.0, mean_group=80.0, top1=80.0),
+                    true_mask_penalty=dict(penalty=1.0, outside_share=0.5),
+                    pg_ratio=None, wall_s=1.0,
+                    stale='code changed (provmm/x.py)')
+
+    monkeypatch.setattr(runner, 'run_once', fake_run)
+    bench = dataclasses.replace(SPURIOUS, extra_section=None)
+    try:
+        cli.main(bench, ['--quick', '--variants', 'erm', '--threads', '1',
+                         '--reuse-stale', '--out-dir', 'out'])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [('erm', True, 1, '1')]
+    with open(osp.join('out', 'quick', 'synth_spurious_quick.md')) as f:
+        text = f.read()
+    assert text.startswith(
+        '# Built-in spurious-correlation benchmark\n\n`python '
+        'tools/benchmark_synth_spurious.py --variants erm --seeds 0 '
+        '--epochs 2 --alphas 1 --select-on edits_pg_gtmask --threads 1 '
+        '--reuse-stale --quick` — 1 seed(s), 2 epochs, 1 CPU thread(s)')
+    assert '| ERM (real only) † | – |' in text
+    assert '- erm α=None seed 0: code changed (provmm/x.py)' in text
+
+
+def test_threads_must_be_positive():
+    with pytest.raises(ValueError, match='threads must be >= 1'):
+        cli.main(SPURIOUS, ['--threads', '0'])

@@ -1,20 +1,25 @@
 """The shared benchmark runner: alpha selection, aggregation, paired deltas,
 tables, run configs and cached runs, with exact values."""
+import dataclasses
 import json
 import os.path as osp
+import platform
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+import provmm.benchmarks.cached_runs as cached_runs
 import provmm.benchmarks.runner as runner
 from provmm.benchmarks.cached_runs import mean_std, run_dir, save_result
+from provmm.benchmarks.environment import environment, environment_section
 from provmm.benchmarks.paths import REPO_ROOT, config_dir
 from provmm.benchmarks.report import (Section, alpha_note, cell,
-                                      results_table, write_report)
+                                      results_table, stale_note,
+                                      table_columns, write_report)
 from provmm.benchmarks.runner import (Benchmark, Column, Panel, RunRecorder,
-                                      Variant, build_config, select_alpha,
-                                      total_run_seconds)
+                                      Variant, build_config, distinct_runs,
+                                      select_alpha, total_run_seconds)
 from provmm.benchmarks.synth_spurious import BENCHMARK as SPURIOUS
 from provmm.benchmarks.synth_wsol import BENCHMARK as WSOL
 
@@ -104,7 +109,13 @@ def test_report_has_the_table_the_section_and_the_notes(tmp_path):
                            '2 epochs, ')
     assert table in text and '## Extra\n\n| a |' in text
     assert '![tiny](tiny.png)' in text
-    assert text.endswith('## What the numbers say\n\nNothing yet.\n')
+    assert ('Δ columns: mean ± std over the seeds of the difference to '
+            '"Base" on the same seed') in text
+    notes = '## What the numbers say\n\nNothing yet.\n\n## Environment\n'
+    assert notes in text
+    # runs made before environments were recorded
+    assert text.endswith('Where its 6 runs were made was not recorded (they '
+                         'were cached before runs recorded it).\n')
     assert osp.getsize(report + '.png') > 0
 
 
@@ -171,16 +182,228 @@ def test_config_dir_comes_from_the_repository_or_the_flag(tmp_path):
         config_dir(str(tmp_path / 'missing'))
 
 
+TINY_CONFIG = """model = dict(type='Net', depth=18)
+train_cfg = dict(max_epochs=1)
+param_scheduler = dict(end=1)
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+
+class Trained(Exception):
+    """Raised instead of training."""
+
+
+def _no_training(cfg):
+    raise Trained
+
+
+class _FakeRunner:
+    """Trains nothing, tests to a fixed accuracy."""
+
+    def register_hook(self, hook):
+        pass
+
+    def train(self):
+        pass
+
+    def test(self):
+        return {'tiny/acc': 42.0}
+
+
+def _tiny_configs(tmp_path):
+    configs = tmp_path / 'configs'
+    configs.mkdir()
+    (configs / 'none.py').write_text(TINY_CONFIG)
+    return str(configs)
+
+
+def test_a_new_run_stores_its_key_and_environment(tmp_path, monkeypatch):
+    configs = _tiny_configs(tmp_path)
+    monkeypatch.setattr(runner.Runner, 'from_cfg',
+                        lambda cfg: _FakeRunner())
+    pen = TINY.variants_by_name['pen']
+    result = runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                             config_dir=configs)
+    with open(osp.join(run_dir(str(tmp_path), 'pen', 0.3, 1),
+                       'result.json')) as f:
+        assert json.load(f) == result
+    assert result['test'] == dict(acc=42.0)
+    key = result['cache_key']
+    assert key['config']['train_cfg']['max_epochs'] == 2
+    assert 'configs/none.py' in key['code_files']
+    assert 'provmm/benchmarks/runner.py' in key['code_files']
+    assert set(result['environment']) >= {
+        'commit', 'dirty', 'cpu', 'cpu_capability', 'threads', 'torch',
+        'numpy', 'mmengine', 'mmpretrain', 'python', 'date'}
+
+
+def _cache(tmp_path, configs, **fields):
+    """A cached run of TINY's 'pen' at alpha 0.3, seed 1, 2 epochs."""
+    work_dir = run_dir(str(tmp_path), 'pen', 0.3, 1)
+    cfg = build_config(TINY, TINY.variants_by_name['pen'], 1, 2, work_dir,
+                       0.3, config_dir=configs)
+    config_file = osp.join(configs, 'none.py')
+    key = cached_runs.run_key(cfg, [config_file], configs)
+    cached = dict(_run('pen', 1, 0.3, 50, 40.0), cache_key=key, **fields)
+    save_result(work_dir, cached)
+    return cached
+
+
 def test_cached_runs_are_read_back_without_training(tmp_path, monkeypatch):
     work_dir = run_dir(str(tmp_path), 'pen', 0.3, 1)
     assert work_dir == osp.join(str(tmp_path), 'runs', 'pen', 'alpha_0.3',
                                 'seed_1')
     assert run_dir('o', 'base', None, 0) == osp.join('o', 'runs', 'base',
                                                      'no_alpha', 'seed_0')
-    cached = _run('pen', 1, 0.3, 50, 40.0)
-    save_result(work_dir, cached)
-    monkeypatch.setattr(runner.Runner, 'from_cfg', None)  # no training
+    configs = _tiny_configs(tmp_path)
+    cached = _cache(tmp_path, configs)
+    monkeypatch.setattr(runner.Runner, 'from_cfg', _no_training)
     pen = TINY.variants_by_name['pen']
-    assert runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3) == cached
+    log = []
+    assert runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                           config_dir=configs, log=log.append) == cached
+    assert log == []
     with open(osp.join(work_dir, 'result.json')) as f:
         assert json.load(f) == cached
+
+
+def test_a_stale_cached_run_is_trained_again_or_reused_marked(
+        tmp_path, monkeypatch):
+    configs = _tiny_configs(tmp_path)
+    cached = _cache(tmp_path, configs)
+    (tmp_path / 'configs' / 'none.py').write_text(
+        TINY_CONFIG.replace('depth=18', 'depth=34'))
+    monkeypatch.setattr(runner.Runner, 'from_cfg', _no_training)
+    pen = TINY.variants_by_name['pen']
+    log = []
+    with pytest.raises(Trained):
+        runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                        config_dir=configs, log=log.append)
+    reason = ('config changed (model.depth: 18 -> 34); code changed '
+              '(configs/none.py)')
+    assert log == ['pen alpha=0.3 seed=1: training again, the cached run is '
+                   f'stale ({reason})']
+    log.clear()
+    reused = runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                             config_dir=configs, reuse_stale=True,
+                             log=log.append)
+    assert reused == dict(cached, stale=reason)
+    assert log == [f'pen alpha=0.3 seed=1: reusing a stale cached run '
+                   f'({reason})']
+    # never a run of another length, stale or not
+    with pytest.raises(Trained):
+        runner.run_once(TINY, pen, 1, 3, str(tmp_path), 0.3,
+                        config_dir=configs, reuse_stale=True,
+                        log=log.append)
+
+
+def test_an_old_result_without_key_is_trained_again(tmp_path, monkeypatch):
+    configs = _tiny_configs(tmp_path)
+    work_dir = run_dir(str(tmp_path), 'pen', 0.3, 1)
+    old = _run('pen', 1, 0.3, 50, 40.0)  # as cached before runs had keys
+    save_result(work_dir, old)
+    monkeypatch.setattr(runner.Runner, 'from_cfg', _no_training)
+    pen = TINY.variants_by_name['pen']
+    log = []
+    with pytest.raises(Trained):
+        runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                        config_dir=configs, log=log.append)
+    assert log == ['pen alpha=0.3 seed=1: training again, the cached run is '
+                   'stale (no cache key (cached before runs were keyed by '
+                   'config and code))']
+    reused = runner.run_once(TINY, pen, 1, 2, str(tmp_path), 0.3,
+                             config_dir=configs, reuse_stale=True,
+                             log=log.append)
+    assert reused['stale'].startswith('no cache key')
+
+
+def test_stale_runs_are_marked_in_the_table_and_listed():
+    results = _tiny_results()
+    results['variants']['pen'][1]['stale'] = 'code changed (provmm/x.py)'
+    table = results_table(TINY, results)
+    assert '| Penalised † | 0.1 |' in table
+    assert '| α grid: Penalised † | 0.1 |' in table
+    assert '| Base | – |' in table and '| α grid: Penalised | 1 |' in table
+    assert stale_note(distinct_runs(results)) == (
+        '† Rows with stale runs: 1 cached run(s) were reused although their '
+        "config or code differs from this command's (`--reuse-stale`):\n\n"
+        '- pen α=0.1 seed 1: code changed (provmm/x.py)')
+    assert stale_note(distinct_runs(_tiny_results())) == ''
+
+
+def test_a_table_without_paired_column_gets_one_vs_the_reference():
+    headers = [c.header for c in table_columns(SPURIOUS)]
+    at = headers.index('test worst per seed')
+    assert headers[at + 1] == 'Δ test worst_group vs edits, same seed'
+    assert sum(c.paired for c in table_columns(SPURIOUS)) == 1
+    # a benchmark with its own paired column keeps its columns
+    assert table_columns(WSOL) == list(WSOL.columns)
+    assert table_columns(TINY) == list(TINY.columns)
+    unpaired = dataclasses.replace(TINY, columns=TINY.columns[:2],
+                                   reference=None)
+    assert [c.header for c in table_columns(unpaired)] == [
+        'test acc', 'per seed', 'Δ test acc vs base, same seed']
+    assert results_table(unpaired, _tiny_results()).splitlines()[3] == (
+        '| Penalised | 0.1 | 48.5 ± 4.5 | 44 / 53 | 3.5 ± 0.5 |')
+
+
+def _env(commit, threads=1):
+    return dict(commit=commit, dirty=False, cpu='Some CPU', cpu_count=8,
+                cpu_capability='AVX2', threads=threads, OMP_NUM_THREADS=str(threads),
+                torch='2.1.0', numpy='1.26.0', mmengine='0.10.7',
+                mmpretrain='1.2.0', python='3.11.7', platform='linux',
+                date='2026-11-25 12:00 UTC')
+
+
+def test_the_environment_block_names_where_runs_were_made():
+    here = _env('a' * 40)
+    runs = [dict(_run('base', s, None, 0, 0), environment=dict(
+        here, date=f'2026-11-2{s} 10:00 UTC')) for s in (0, 1)]
+    assert environment_section(runs, here) == '\n'.join([
+        '## Environment', '', 'Report written in:', '',
+        '- commit: aaaaaaaaaa',
+        '- CPU: Some CPU (8 cores visible, AVX2), 1 torch thread(s) '
+        '(OMP_NUM_THREADS=1)',
+        '- torch 2.1.0, numpy 1.26.0, mmengine 0.10.7, mmpretrain 1.2.0, '
+        'python 3.11.7',
+        '- date: 2026-11-25 12:00 UTC', '',
+        'All 2 runs were made in this environment.', ''])
+    elsewhere = environment_section(runs, _env('b' * 40))
+    assert elsewhere.endswith('All 2 runs were made in one environment, not '
+                              'this one:\n\n- commit: aaaaaaaaaa\n- CPU: '
+                              'Some CPU (8 cores visible, AVX2), 1 torch '
+                              'thread(s) (OMP_NUM_THREADS=1)\n- torch 2.1.0, '
+                              'numpy 1.26.0, mmengine 0.10.7, mmpretrain '
+                              '1.2.0, python 3.11.7\n- date: 2026-11-20 '
+                              '10:00 UTC\n')
+
+
+def test_runs_of_several_environments_are_listed():
+    runs = [dict(_run('base', 0, None, 0, 0), environment=_env('a' * 40)),
+            dict(_run('pen', 0, 1.0, 0, 0),
+                 environment=dict(_env('b' * 40, 2), dirty=True)),
+            _run('pen', 1, 1.0, 0, 0)]  # cached before environments
+    text = environment_section(runs, _env('a' * 40))
+    assert text.endswith('\n'.join([
+        '**The 3 runs of this report come from 3 environments** (another '
+        'commit, CPU, thread count or library version can change the '
+        'numbers of the same seed):', '',
+        '| commit | CPU | threads | torch | numpy | mmengine | mmpretrain | '
+        'python | runs | variants |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        '| aaaaaaaaaa | Some CPU (AVX2) | 1 | 2.1.0 | 1.26.0 | 0.10.7 | 1.2.0 | '
+        '3.11.7 | 1 | base |',
+        '| bbbbbbbbbb (dirty) | Some CPU (AVX2) | 2 | 2.1.0 | 1.26.0 | 0.10.7 | '
+        '1.2.0 | 3.11.7 | 1 | pen |',
+        '| not recorded (older run) | – | – | – | – | – | – | – | 1 | pen |',
+        '']))
+
+
+def test_this_process_environment():
+    env = environment()
+    assert env['threads'] == torch.get_num_threads()
+    assert torch.__version__.startswith(env['torch'])
+    assert env['python'] == platform.python_version()
+    assert env['cpu'] and env['date'].endswith('UTC')
+    if env['commit'] is not None:  # a git checkout
+        assert len(env['commit']) == 40 and env['dirty'] in (True, False)
