@@ -1,5 +1,5 @@
-"""Framework-free core (torch, numpy, OpenCV): provenance masks of mixes and
-edits, and the provenance gradient loss. See docs/method.md."""
+"""Framework-free core (torch, numpy, OpenCV, numba): provenance masks of
+mixes and edits, and the provenance gradient loss. See docs/method.md."""
 from .batchmix import (batchmix_mask, combine_features, mix_scores,
                        mixed_validity, random_skeleton_batchmix,
                        skeleton_batchmix)
@@ -14,6 +14,7 @@ from .generated_filter import (HardCosineFiltration, hard_cosine_filter,
 from .gradient_loss import (outside_provenance_share,
                             provenance_gradient_loss)
 from .mask_report import summarize_masks
+from .puzzlemix import puzzlemix, puzzlemix_saliency, random_puzzlemix
 from .resizemix import random_resizemix, resize_paste
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     'DegenerateEditError', 'difference_image', 'otsu_provenance_mask',
     'HardCosineFiltration', 'hard_cosine_filter', 'mean_pairwise_cosine',
     'outside_provenance_share', 'provenance_gradient_loss', 'summarize_masks',
-    'random_resizemix', 'resize_paste'
+    'random_resizemix', 'resize_paste', 'puzzlemix', 'puzzlemix_saliency',
+    'random_puzzlemix'
 ]
