@@ -9,3 +9,4 @@ from .cub_classification import CUBClassificationDataset  # noqa: F401
 from .synthetic_spurious import SyntheticSpuriousDataset  # noqa: F401
 from .skeleton_stal import SkeletonSTALDataset  # noqa: F401
 from .synthetic_skeleton_stal import SyntheticSkeletonSTALDataset  # noqa: F401,E501
+from .synthetic_fingerprint import SyntheticFingerprintDataset  # noqa: F401,E501

@@ -15,3 +15,4 @@ __all__ = [
 from .spurious_task import SyntheticSpuriousSpec, ensure_synthetic_spurious  # noqa: F401,E501
 from .background_edit import BackgroundEditSpec, ensure_background_edits  # noqa: F401,E501
 from .skeleton_task import SyntheticSkeletonSpec, ensure_synthetic_skeleton_stal  # noqa: F401,E501
+from .fingerprint_task import FingerprintEditSpec, FingerprintTaskSpec, ensure_fingerprint_edits, ensure_synthetic_fingerprint, insert_fingerprint  # noqa: F401,E501
