@@ -68,6 +68,16 @@ VARIANTS = [
             _mask_mode('unmasked'), penalised=True),
     Variant('shifted_mask', '+ edits + L_PG, mask shifted by half the image '
             '(control)', PG, _mask_mode('shifted'), penalised=True),
+    # cheaper and self-tuning guidance (docs/method.md)
+    Variant('edits_pg_auto', '+ edits + L_PG, alpha auto (target ratio 0.2)',
+            PG, {'model.provenance_loss.loss_weight': 'auto',
+                 'model.provenance_loss.target_ratio': 0.2}),
+    Variant('edits_pg_every4', '+ edits + L_PG every 4th iteration', PG,
+            {'model.provenance_loss.every_n_iters': 4}, penalised=True),
+    Variant('edits_pg_detached_bn',
+            '+ edits + L_PG, detached BatchNorm statistics', PG,
+            {'model.provenance_loss.bn_statistics': 'detached'},
+            penalised=True),
 ]
 
 

@@ -16,17 +16,35 @@ from provmm.synthetic import FingerprintTaskSpec
 TINY = FingerprintTaskSpec(num_images=dict(train=4, val=4, test=6))
 
 
-def test_variants_are_the_paper_loss_and_its_three_controls():
+def test_variants_are_the_paper_loss_its_three_controls_and_cheaper_forms():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['erm', 'edits', 'edits_pg', 'random_mask',
-                             'unmasked', 'shifted_mask']
-    modes = {n: v.options['model.provenance_loss.mask_mode']
+                             'unmasked', 'shifted_mask', 'edits_pg_auto',
+                             'edits_pg_every4', 'edits_pg_detached_bn']
+    modes = {n: v.options.get('model.provenance_loss.mask_mode')
              for n, v in by_name.items() if v.penalised}
     assert modes == dict(edits_pg='provenance', random_mask='random',
-                         unmasked='unmasked', shifted_mask='shifted')
-    assert len({v.config for v in by_name.values() if v.penalised}) == 1
+                         unmasked='unmasked', shifted_mask='shifted',
+                         edits_pg_every4=None, edits_pg_detached_bn=None)
+    assert by_name['edits_pg_every4'].options == {
+        'model.provenance_loss.every_n_iters': 4}
+    assert by_name['edits_pg_detached_bn'].options == {
+        'model.provenance_loss.bn_statistics': 'detached'}
+    # alpha is not searched for the self-tuning variant
+    assert not by_name['edits_pg_auto'].penalised
+    assert len({v.config for n, v in by_name.items()
+                if n.startswith('edits_pg') or v.penalised}) == 1
     assert BENCHMARK.select_on is None  # every variant its own grid
     assert BENCHMARK.reference == 'edits'
+
+
+def test_auto_alpha_variant_builds_a_self_tuning_loss(tmp_path):
+    bench = strength_benchmark(1.0)
+    cfg = build_config(bench, bench.variants_by_name['edits_pg_auto'], 0, 1,
+                       str(tmp_path), quick=True)
+    assert cfg.model.provenance_loss.loss_weight == 'auto'
+    assert cfg.model.provenance_loss.target_ratio == 0.2
+    assert cfg.model.provenance_loss.mask_mode == 'provenance'
 
 
 def test_build_config_sets_the_strength_of_the_edits_only(tmp_path):
