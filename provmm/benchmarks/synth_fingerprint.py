@@ -32,6 +32,7 @@ from mmengine.config import Config
 from provmm.benchmarks.cached_runs import markdown_table, mean_std
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
 from provmm.benchmarks.paths import REPO_ROOT, docs_dir
+from provmm.benchmarks.environment import environment_section
 from provmm.benchmarks.report import alpha_note, results_table
 from provmm.benchmarks.runner import (Benchmark, Column, Panel, Variant,
                                       distinct_runs, run_benchmark)
@@ -400,6 +401,8 @@ def write_sweep_report(sweep: Dict, report: str, command: str) -> str:
                      results_table(bench, sweep[strength]) + '\n\n' +
                      (stale + '\n\n' if stale else ''))
     parts.append(_read(report + '.notes.md'))
+    parts.append(environment_section(
+        [run for s in sorted(sweep) for run in distinct_runs(sweep[s])]))
     with open(report + '.md', 'w') as f:
         f.write(''.join(parts).rstrip() + '\n')
     return summary
@@ -460,6 +463,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                           reuse_stale=args.reuse_stale)
     words = ['python tools/benchmark_synth_fingerprint.py', '--strengths']
     words += [f'{s:g}' for s in args.strengths]
+    if list(args.variants) != names:
+        words += ['--variants'] + list(args.variants)
+    if args.out_dir != parser.get_default('out_dir'):
+        words += ['--out-dir', args.out_dir]
+    if args.report is not None:
+        words += ['--report', args.report]
     if args.report_only:
         words.append('--report-only')
     else:
