@@ -194,7 +194,9 @@ def plot_results(bench: Benchmark, results: Dict, path: str,
     plt.close(fig)
 
 
-def _read(path: str) -> str:
+def read_part(path: str) -> str:
+    """A hand-written part of a report (``.intro.md``, ``.notes.md``) and a
+    blank line, or '' when there is none."""
     if not osp.isfile(path):
         return ''
     with open(path) as f:
@@ -214,7 +216,7 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
     table = results_table(bench, results)
     runs = distinct_runs(results)
     stale = stale_note(runs)
-    intro = _read(osp.join(REPO_ROOT, 'docs', 'benchmarks',
+    intro = read_part(osp.join(REPO_ROOT, 'docs', 'benchmarks',
                            f'{bench.name}.intro.md'))
     note = alpha_note(bench, results)
     hours = total_run_seconds(results) / 3600
@@ -228,7 +230,7 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
             (stale + '\n\n' if stale else '') +
             (section.markdown.strip() + '\n\n' if section else '') +
             f'![{bench.name}]({osp.basename(report)}.png)\n\n' +
-            _read(report + '.notes.md') + environment_section(runs))
+            read_part(report + '.notes.md') + environment_section(runs))
     with open(report + '.md', 'w') as f:
         f.write(text.rstrip() + '\n')
     return table

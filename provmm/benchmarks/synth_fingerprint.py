@@ -33,7 +33,7 @@ from provmm.benchmarks.cached_runs import markdown_table, mean_std
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
 from provmm.benchmarks.paths import REPO_ROOT, docs_dir
 from provmm.benchmarks.environment import environment_section
-from provmm.benchmarks.report import alpha_note, results_table
+from provmm.benchmarks.report import alpha_note, read_part, results_table
 from provmm.benchmarks.runner import (Benchmark, Column, Panel, Variant,
                                       distinct_runs, run_benchmark)
 from provmm.provenance.gradient_loss import provenance_input_gradients
@@ -354,13 +354,6 @@ def plot_sweep(sweep: Dict, path: str) -> None:
     plt.close(fig)
 
 
-def _read(path: str) -> str:
-    if not osp.isfile(path):
-        return ''
-    with open(path) as f:
-        return f.read().strip() + '\n\n'
-
-
 def stale_summary(runs: Sequence[dict]) -> str:
     """One line on the reused stale runs (``--reuse-stale``) and their
     distinct reasons, counted (the per-run list would fill the report)."""
@@ -389,7 +382,7 @@ def write_sweep_report(sweep: Dict, report: str, command: str) -> str:
     parts = [f'# {BENCHMARK.title}\n\n`{command}` — seeds: {seeds}; '
              f'{sweep[min(sweep)]["epochs"]} epochs per run, 1 CPU thread '
              'per run.\n\n',
-             _read(osp.join(REPO_ROOT, 'docs', 'benchmarks',
+             read_part(osp.join(REPO_ROOT, 'docs', 'benchmarks',
                             f'{BENCHMARK.name}.intro.md')),
              '## Summary over the strengths\n\n' + summary + '\n\n',
              f'![{BENCHMARK.name}]({osp.basename(report)}.png)\n\n']
@@ -400,7 +393,7 @@ def write_sweep_report(sweep: Dict, report: str, command: str) -> str:
                      alpha_note(bench, sweep[strength]) + '\n\n' +
                      results_table(bench, sweep[strength]) + '\n\n' +
                      (stale + '\n\n' if stale else ''))
-    parts.append(_read(report + '.notes.md'))
+    parts.append(read_part(report + '.notes.md'))
     parts.append(environment_section(
         [run for s in sorted(sweep) for run in distinct_runs(sweep[s])]))
     with open(report + '.md', 'w') as f:

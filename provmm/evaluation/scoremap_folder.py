@@ -2,15 +2,14 @@
 atomic writing, checked reading, and MaxBoxAcc of a folder of them against a
 split of wsolevaluation metadata (``tools/eval_wsol.py``)."""
 import io
-import os
 import os.path as osp
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from provmm.data_prep.output_files import atomic_path
 from provmm.datasets.csv_records import check_relative_path
 from provmm.datasets.wsol_metadata import load_wsol_metadata
 from .functional import (cam_thresholds, check_scoremap,
@@ -27,17 +26,11 @@ def output_path(root: str, image_id: str, suffix: str) -> str:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it,
-    so that a reader (or a crash) never leaves a partial file at ``path``."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = f'{path}.{uuid.uuid4().hex}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    """Write ``data`` to ``path`` through
+    :func:`~provmm.data_prep.output_files.atomic_path`: a reader (or a crash)
+    never leaves a partial file at ``path``."""
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
 
 
 def save_scoremap(root: str, image_id: str, scoremap: np.ndarray) -> str:

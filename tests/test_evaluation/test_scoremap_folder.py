@@ -4,7 +4,6 @@ import os
 import numpy as np
 import pytest
 
-from provmm.evaluation import scoremap_folder
 from provmm.evaluation.scoremap_folder import load_scoremap, save_scoremap
 
 
@@ -25,7 +24,7 @@ def test_an_interrupted_write_leaves_the_old_map_and_no_partial_file(
     def crash(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scoremap_folder.os, 'replace', crash)
+    monkeypatch.setattr(os, 'replace', crash)
     with pytest.raises(KeyboardInterrupt):
         save_scoremap(str(tmp_path), 'a.jpg', np.ones((2, 2)))
     assert os.listdir(tmp_path) == ['a.jpg.npy']
