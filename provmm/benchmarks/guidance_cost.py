@@ -363,8 +363,11 @@ def steps_peak_memory(model, optim_wrapper, batches) -> Dict[str, int]:
     peak = proc_status_bytes('VmHWM')
     static = sum(t.numel() * t.element_size()
                  for t in (*model.parameters(), *model.buffers()))
-    return dict(process_peak=max(process_peak, peak), added=peak - baseline,
-                training_peak=static + peak - baseline)
+    # The kernel syncs each thread's RSS counter lazily (up to 64 pages), so
+    # steps that add nothing can read a few pages below the baseline.
+    added = max(0, peak - baseline)
+    return dict(process_peak=max(process_peak, peak), added=added,
+                training_peak=static + added)
 
 
 @contextmanager
