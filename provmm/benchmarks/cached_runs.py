@@ -161,7 +161,8 @@ def code_changes(old: Dict[str, str], new: Dict[str, str]) -> List[str]:
 def stale_reason(cached: Dict, key: Dict) -> Optional[str]:
     """Why a cached run's key differs from ``key`` (None: it does not):
     no key at all (cached before runs were keyed), the config (with its
-    changed values) and/or the code (with its changed files)."""
+    changed values), the code (with its changed files) and/or, for a
+    retest, the run it tests."""
     old = cached.get('cache_key')
     if old is None:
         return ('no cache key (cached before runs were keyed by config and '
@@ -177,6 +178,8 @@ def stale_reason(cached: Dict, key: Dict) -> Optional[str]:
         changes = code_changes(old.get('code_files', {}), key['code_files'])
         reasons.append('code changed' + (
             f' ({_listed(changes)})' if changes else ''))
+    if old.get('source_key') != key.get('source_key'):
+        reasons.append('the run it retests changed')
     return '; '.join(reasons) or 'key changed'
 
 

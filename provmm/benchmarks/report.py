@@ -22,6 +22,7 @@ from provmm.benchmarks.runner import (Benchmark, Column, distinct_runs,
                                       total_run_seconds)
 
 STALE_MARK = ' †'
+DIVERGED_MARK = ' ‡'
 
 
 @dataclass
@@ -31,36 +32,76 @@ class Section:
     draw: Optional[Callable] = None  # draw(matplotlib axes)
 
 
+def column_value(column: Column, run: dict,
+                 reference: Optional[Dict[int, dict]] = None
+                 ) -> Optional[float]:
+    """``column``'s value of one run; None for a diverged run or where the
+    reference run of its seed is missing or diverged."""
+    if run.get('diverged'):
+        return None
+    if column.versus_reference is None:
+        return column.value(run)
+    other = (reference or {}).get(run['seed'])
+    if other is None or other.get('diverged'):
+        return None
+    return column.versus_reference(run, other)
+
+
 def paired_delta(runs: List[dict], reference: Optional[List[dict]],
                  value: Callable[[dict], float], scale: float = 1.0,
                  digits: int = 1) -> str:
     """``mean ± std`` of ``value(run) - value(reference run of the same
-    seed)`` over the seeds both have; ``'–'`` without any."""
+    seed)`` over the seeds both have (diverged runs left out); ``'–'``
+    without any."""
     if not reference:
         return '–'
-    by_seed = {r['seed']: value(r) for r in reference}
+    by_seed = {r['seed']: value(r) for r in reference
+               if not r.get('diverged')}
     deltas = [value(r) - by_seed[r['seed']] for r in runs
-              if r['seed'] in by_seed]
+              if r['seed'] in by_seed and not r.get('diverged')]
     return mean_std(deltas, scale, digits) if deltas else '–'
 
 
 def cell(column: Column, runs: List[dict],
          reference: Optional[List[dict]] = None) -> str:
-    """The table cell of ``column`` over the runs of one row."""
+    """The table cell of ``column`` over the runs of one row; a mean over
+    fewer runs than the row has says over how many (``(k/n)``)."""
     if column.paired:
         return paired_delta(runs, reference, column.value, column.scale,
                             column.digits)
-    values = [column.value(r) for r in runs]
+    by_seed = {r['seed']: r for r in reference or []}
+    values = [column_value(column, r, by_seed) for r in runs]
     if column.per_seed:
-        return ' / '.join(f'{v * column.scale:.{column.digits}f}'
-                          for v in values)
-    return mean_std(values, column.scale, column.digits)
+        return ' / '.join('div.' if r.get('diverged') else
+                          '–' if v is None else
+                          f'{v * column.scale:.{column.digits}f}'
+                          for r, v in zip(runs, values))
+    text = mean_std(values, column.scale, column.digits)
+    known = sum(v is not None for v in values)
+    return text if known in (0, len(values)) else (
+        f'{text} ({known}/{len(values)})')
+
+
+def first_val_reaching(run: dict, reference: dict, key: str,
+                       field: str) -> Optional[float]:
+    """``field`` (``'epoch'`` or ``'train_s'``) of the first validation of
+    ``run`` whose ``key`` reaches the best val ``key`` of ``reference``;
+    None if none does (or the run has no per-epoch history)."""
+    history = [h for h in run.get('val_history') or [] if field in h]
+    target = max((h[key] for h in reference.get('val_history') or []),
+                 default=None)
+    if target is None:
+        return None
+    return next((h[field] for h in history if h[key] >= target), None)
 
 
 def variant_alpha(results: Dict, bench: Benchmark,
                   name: str) -> Optional[float]:
     """The alpha a variant's runs used (None: not penalised)."""
-    if not bench.variants_by_name[name].penalised:
+    variant = bench.variants_by_name[name]
+    if variant.retest_of is not None:
+        return variant_alpha(results, bench, variant.retest_of)
+    if not variant.penalised:
         return None
     return results['variant_alpha'].get(name, results['alpha'])
 
@@ -71,11 +112,28 @@ def reference_name(bench: Benchmark) -> str:
     return bench.reference or bench.variants[0].name
 
 
+def reaching_columns(bench: Benchmark) -> List[Column]:
+    """Epochs and training seconds (validation excluded) until a run's val
+    ``select_key`` first reaches the best val ``select_key`` of the
+    reference run of its seed (benchmarks that validate every epoch)."""
+    if not bench.best_epoch:
+        return []
+    key, name = bench.select_key, reference_name(bench)
+
+    def reaching(field):
+        return lambda run, ref: first_val_reaching(run, ref, key, field)
+
+    return [Column(f'epochs to {name}\'s best val', None, digits=1,
+                   versus_reference=reaching('epoch')),
+            Column(f'train s to {name}\'s best val', None, digits=0,
+                   versus_reference=reaching('train_s'))]
+
+
 def table_columns(bench: Benchmark) -> List[Column]:
     """``bench.columns``, plus (if none is paired) the paired difference of
     test ``select_key`` to the reference, after the last per-seed column
-    (else after the first column)."""
-    columns = list(bench.columns)
+    (else after the first column), plus :func:`reaching_columns`."""
+    columns = list(bench.columns) + reaching_columns(bench)
     if any(c.paired for c in columns):
         return columns
     key = bench.select_key
@@ -96,6 +154,8 @@ def results_table(bench: Benchmark, results: Dict) -> str:
     def row(label, alpha, runs):
         if any(r.get('stale') for r in runs):
             label += STALE_MARK
+        if any(r.get('diverged') for r in runs):
+            label += DIVERGED_MARK
         return ([label, '–' if alpha is None else f'{alpha:g}'] +
                 [cell(c, runs, reference) for c in columns])
 
@@ -132,6 +192,21 @@ def stale_note(runs: Sequence[dict]) -> str:
             'cached run(s) were reused although their config or code '
             'differs from this command\'s (`--reuse-stale`):\n\n' +
             '\n'.join(lines))
+
+
+def diverged_note(runs: Sequence[dict]) -> str:
+    """The runs a non-finite loss stopped; their rows' means leave them
+    out."""
+    diverged = [r for r in runs if r.get('diverged')]
+    if not diverged:
+        return ''
+    lines = [f'- {r["variant"]} α={r["alpha"]} seed {r["seed"]}, epoch '
+             f'{r["diverged_epoch"] + 1}: {r["diverged"]}' for r in diverged]
+    return (f'{DIVERGED_MARK.strip()} Rows with diverged runs: '
+            f'{len(diverged)} run(s) were stopped by a non-finite loss; '
+            'they have no metrics, the means of their rows leave them out '
+            '("div." per seed), and an α with one never wins its search:'
+            '\n\n' + '\n'.join(lines))
 
 
 def alpha_note(bench: Benchmark, results: Dict) -> str:
@@ -173,7 +248,8 @@ def plot_results(bench: Benchmark, results: Dict, path: str,
     axes = axes[0]
     ys = np.arange(len(names))
     for i, (ax, panel) in enumerate(zip(axes, bench.panels)):
-        values = [[v for v in map(panel.value, results['variants'][n])
+        values = [[v for v in (panel.value(r) for r in results['variants'][n]
+                               if not r.get('diverged'))
                    if v is not None] for n in names]
         ax.barh(ys, [np.mean(v) if v else np.nan for v in values],
                 xerr=[np.std(v) if v else np.nan for v in values],
@@ -216,6 +292,7 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
     table = results_table(bench, results)
     runs = distinct_runs(results)
     stale = stale_note(runs)
+    diverged = diverged_note(runs)
     intro = read_part(osp.join(REPO_ROOT, 'docs', 'benchmarks',
                            f'{bench.name}.intro.md'))
     note = alpha_note(bench, results)
@@ -228,6 +305,7 @@ def write_report(bench: Benchmark, results: Dict, report: str, command: str,
             (note + '\n\n' if note else '') + table + '\n\n' +
             paired_note(bench) + '\n\n' +
             (stale + '\n\n' if stale else '') +
+            (diverged + '\n\n' if diverged else '') +
             (section.markdown.strip() + '\n\n' if section else '') +
             f'![{bench.name}]({osp.basename(report)}.png)\n\n' +
             read_part(report + '.notes.md') + environment_section(runs))

@@ -14,9 +14,16 @@
   resolved config and code and its environment (see :mod:`.cached_runs`,
   :mod:`.environment`); a rerun reads it instead of training again if the
   key is the same, else trains again (or, with ``reuse_stale``, reads it
-  and marks it ``stale``).
+  and marks it ``stale``);
+- a run stopped by a non-finite loss (``NonFiniteLossHook``) is recorded
+  as ``diverged`` (no val or test metrics; it loses every alpha search)
+  instead of ending the benchmark;
+- a ``retest_of`` variant trains nothing: it tests the best val weights of
+  another variant's run (same seed and alpha) with its own test-time edits,
+  e.g. another localization map.
 """
 import copy
+import hashlib
 import json
 import os
 import os.path as osp
@@ -56,6 +63,7 @@ class Variant:
     options: Dict = field(default_factory=dict)
     penalised: bool = False
     own_alphas: Optional[Tuple[float, ...]] = None
+    retest_of: Optional[str] = None
 
 
 @dataclass
@@ -63,13 +71,15 @@ class Column:
     """A table column: ``value(run)`` over the runs of a row, as ``mean ±
     std`` (times ``scale``), every seed's value (``per_seed``) or the mean
     ± std of the differences to the reference variant on the same seed
-    (``paired``)."""
+    (``paired``). ``versus_reference(run, reference run of the same seed)``
+    replaces ``value`` where given; runs that diverged have no value."""
     header: str
     value: Callable[[dict], Optional[float]]
     scale: float = 1.0
     digits: int = 1
     per_seed: bool = False
     paired: bool = False
+    versus_reference: Optional[Callable[[dict, dict], Optional[float]]] = None
 
 
 @dataclass
@@ -147,7 +157,8 @@ class Benchmark:
 
 class RunRecorder(Hook):
     """Keeps the logged losses and ``pg_*`` values (every iteration and
-    per-epoch means), every validation and, given ``select_key``, the
+    per-epoch means), every validation (with ``train_s``, the training
+    seconds so far, validation excluded) and, given ``select_key``, the
     weights of the best val epoch (the last of equal ones)."""
     priority = 'VERY_LOW'
 
@@ -159,7 +170,12 @@ class RunRecorder(Hook):
         self.val: Dict[str, float] = {}
         self.best_state = None
         self.best_epoch = None
+        self.train_s = 0.0
+        self._epoch_start = None
         self._epoch_logs: Dict[str, List[float]] = {}
+
+    def before_train_epoch(self, runner):
+        self._epoch_start = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
@@ -171,13 +187,15 @@ class RunRecorder(Hook):
                 self._epoch_logs.setdefault(key, []).append(value)
 
     def after_train_epoch(self, runner):
+        self.train_s += time.perf_counter() - self._epoch_start
         self.train_epochs.append(
             {k: float(np.mean(v)) for k, v in self._epoch_logs.items()})
         self._epoch_logs = {}
 
     def after_val_epoch(self, runner, metrics=None):
         self.val = strip_prefix(metrics or {})
-        self.history.append(dict(epoch=runner.epoch, **self.val))
+        self.history.append(
+            dict(epoch=runner.epoch, train_s=self.train_s, **self.val))
         if self.select_key is None:
             return
         best = max(h[self.select_key] for h in self.history)
@@ -236,33 +254,7 @@ def cached_run(cached: Optional[dict], key: dict, epochs: int,
     return None, reason
 
 
-def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
-             out_dir: str, alpha: Optional[float] = None, quick: bool = False,
-             config_dir: Optional[str] = None,
-             data_root: Optional[str] = None, reuse_stale: bool = False,
-             log: Callable = print) -> dict:
-    """Train, (select the best val epoch,) test; cached as JSON with the
-    run's key (``cache_key``) and ``environment``. A cached run of another
-    key is trained again, or with ``reuse_stale`` read with the reason in
-    its ``stale`` field (not saved)."""
-    work_dir = run_dir(out_dir, variant.name, alpha, seed)
-    cfg = build_config(bench, variant, seed, epochs, work_dir, alpha, quick,
-                       config_dir, data_root)
-    root = resolve_config_dir(config_dir)
-    key = run_key(cfg, config_files(osp.join(root, variant.config)), root)
-    cached, reason = cached_run(load_result(work_dir), key, epochs,
-                                reuse_stale)
-    name = f'{variant.name} alpha={alpha} seed={seed}'
-    if cached is not None:
-        if bench.complete_cached is not None:
-            cached = bench.complete_cached(cached, variant, work_dir,
-                                           config_dir)
-        if reason is not None:
-            log(f'{name}: reusing a stale cached run ({reason})')
-            cached['stale'] = reason
-        return cached
-    if reason is not None:
-        log(f'{name}: training again, the cached run is stale ({reason})')
+def _set_up_run() -> None:
     register_all_modules(init_default_scope=False)
     # Pre-trained backbones are mmengine checkpoints, which torch.load's
     # weights_only default refuses unless their globals are allow-listed.
@@ -271,15 +263,77 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     # (a second, spinning thread doubling the CPU time); pin it per run.
     if os.environ.get('OMP_NUM_THREADS', '').isdigit():
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+
+def run_config(bench: Benchmark, variant: Variant, seed: int, epochs: int,
+               work_dir: str, alpha: Optional[float] = None,
+               quick: bool = False, config_dir: Optional[str] = None,
+               data_root: Optional[str] = None) -> Tuple[Config, str]:
+    """``(config of the run, the config file it starts from)``; a
+    ``retest_of`` variant's is its source's with its own edits on top."""
+    if variant.retest_of is None:
+        return (build_config(bench, variant, seed, epochs, work_dir, alpha,
+                             quick, config_dir, data_root), variant.config)
+    source = bench.variants_by_name[variant.retest_of]
+    cfg = build_config(bench, source, seed, epochs, work_dir, alpha, quick,
+                       config_dir, data_root)
+    cfg.merge_from_dict(variant.options)
+    return cfg, source.config
+
+
+def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
+             out_dir: str, alpha: Optional[float] = None, quick: bool = False,
+             config_dir: Optional[str] = None,
+             data_root: Optional[str] = None, reuse_stale: bool = False,
+             log: Callable = print) -> dict:
+    """Train, (select the best val epoch,) test; cached as JSON with the
+    run's key (``cache_key``) and ``environment``. A cached run of another
+    key is trained again, or with ``reuse_stale`` read with the reason in
+    its ``stale`` field (not saved). A run stopped by a non-finite loss is
+    returned (and cached) with ``diverged`` (the error's first line) and
+    empty ``val`` and ``test``."""
+    work_dir = run_dir(out_dir, variant.name, alpha, seed)
+    cfg, config_file = run_config(bench, variant, seed, epochs, work_dir,
+                                  alpha, quick, config_dir, data_root)
+    root = resolve_config_dir(config_dir)
+    key = run_key(cfg, config_files(osp.join(root, config_file)), root)
+    if variant.retest_of is not None:
+        key = with_source_key(key, out_dir, variant, alpha, seed)
+    cached, reason = cached_run(load_result(work_dir), key, epochs,
+                                reuse_stale)
+    name = f'{variant.name} alpha={alpha} seed={seed}'
+    if cached is not None:
+        if bench.complete_cached is not None and not cached.get('diverged'):
+            cached = bench.complete_cached(cached, variant, work_dir,
+                                           config_dir)
+        if reason is not None:
+            log(f'{name}: reusing a stale cached run ({reason})')
+            cached['stale'] = reason
+        return cached
+    if reason is not None:
+        log(f'{name}: training again, the cached run is stale ({reason})')
+    if variant.retest_of is not None:
+        return retest_once(bench, variant, cfg, seed, alpha, out_dir, key,
+                           work_dir)
+    _set_up_run()
     run_environment = environment()
     start = time.time()
     runner = Runner.from_cfg(cfg)
     recorder = RunRecorder(bench.select_key if bench.best_epoch else None)
     runner.register_hook(recorder)
-    runner.train()
-    train_s = time.time() - start
     result = dict(variant=variant.name, seed=seed, alpha=alpha,
                   epochs=epochs, cache_key=key, environment=run_environment)
+    try:
+        runner.train()
+    except FloatingPointError as error:  # NonFiniteLossHook stopped it
+        result.update(diverged=str(error).splitlines()[0],
+                      diverged_epoch=runner.epoch, val={}, test={},
+                      val_history=recorder.history,
+                      train_s=time.time() - start,
+                      wall_s=time.time() - start)
+        save_result(work_dir, result)
+        return result
+    train_s = time.time() - start
     if bench.best_epoch:
         runner.model.load_state_dict(recorder.best_state)
         result.update(
@@ -302,16 +356,77 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     return result
 
 
+def with_source_key(key: dict, out_dir: str, variant: Variant,
+                    alpha: Optional[float], seed: int) -> dict:
+    """A retest's key also hashes the key of the run it tests, so that a
+    retrained source makes its retests stale."""
+    source = load_result(run_dir(out_dir, variant.retest_of, alpha, seed))
+    if source is None:
+        raise FileNotFoundError(
+            f'{variant.name} retests {variant.retest_of} alpha={alpha} seed='
+            f'{seed}, which has no result.json in '
+            f'{run_dir(out_dir, variant.retest_of, alpha, seed)}; run that '
+            'variant first')
+    source_key = source['cache_key']['key']
+    return dict(key, source_key=source_key, key=hashlib.sha256(
+        f'{key["key"]} {source_key}'.encode()).hexdigest()[:16])
+
+
+def retest_once(bench: Benchmark, variant: Variant, cfg: Config, seed: int,
+                alpha: Optional[float], out_dir: str, key: dict,
+                work_dir: str) -> dict:
+    """Test the best val weights of the ``retest_of`` variant's run (same
+    seed and alpha) with ``cfg``; training fields (val, best epoch, training
+    logs) are the source run's, ``wall_s`` is this test's."""
+    if not bench.best_epoch:
+        raise ValueError(f'{variant.name}: retest_of needs a benchmark that '
+                         'keeps the best val weights (best_epoch=True)')
+    source_dir = run_dir(out_dir, variant.retest_of, alpha, seed)
+    source = load_result(source_dir)
+    state_file = osp.join(source_dir, 'best_state.pth')
+    if not source.get('diverged') and not osp.isfile(state_file):
+        raise FileNotFoundError(
+            f'{variant.name} retests {variant.retest_of} alpha={alpha} seed='
+            f'{seed}, whose weights {state_file} are missing; delete '
+            f'{source_dir} and run that variant again')
+    result = dict(variant=variant.name, seed=seed, alpha=alpha,
+                  epochs=source['epochs'], cache_key=key,
+                  environment=environment())
+    copied = ('best_epoch', 'val', 'val_history', 'train', 'train_s',
+              'diverged', 'diverged_epoch')
+    result.update({k: source[k] for k in copied if k in source})
+    if source.get('diverged'):
+        result.update(test={}, wall_s=0.0)
+        save_result(work_dir, result)
+        return result
+    _set_up_run()
+    start = time.time()
+    runner = Runner.from_cfg(cfg)
+    runner.model.load_state_dict(
+        torch.load(state_file, map_location='cpu'))
+    result['test'] = strip_prefix(runner.test())
+    if bench.measure is not None:
+        result.update(bench.measure(runner, cfg))
+    result['wall_s'] = time.time() - start
+    save_result(work_dir, result)
+    return result
+
+
 def select_alpha(runs_by_alpha: Dict[float, List[dict]], key: str) -> float:
     """The alpha whose runs have the best mean ``val[key]`` (ties: the
     smaller alpha)."""
-    def score(alpha):
-        return np.mean([r['val'][key] for r in runs_by_alpha[alpha]])
+    def score(alpha):  # a diverged run loses
+        return np.mean([r['val'].get(key, -np.inf)
+                        for r in runs_by_alpha[alpha]])
     return max(sorted(runs_by_alpha), key=score)
 
 
 def describe_run(bench: Benchmark, result: dict) -> str:
     """One log line of a finished run."""
+    if result.get('diverged'):
+        return (f'{result["variant"]} alpha={result["alpha"]} seed='
+                f'{result["seed"]}: diverged in epoch '
+                f'{result["diverged_epoch"] + 1} ({result["diverged"]})')
     test = ', '.join(f'{k} {result["test"][k]:.1f}'
                      for k in bench.metric_keys if k in result['test'])
     return (f'{result["variant"]} alpha={result["alpha"]} seed='
@@ -331,7 +446,8 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
     'epochs', 'seeds'}`` (alpha searches keyed by ``f'{alpha:g}'``).
 
     Variants without alpha run first, then the shared alpha search (if a
-    variant needs it), then the penalised variants, each in the given order.
+    variant needs it), then the penalised variants, then the retests (of
+    their source's runs at its alpha), each in the given order.
     ``reuse_stale``: see :func:`run_once`.
     """
     by_name = bench.variants_by_name
@@ -381,7 +497,22 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
         results['variants'][name] = [run(variant, s, alpha) for s in seeds]
         dump()
 
-    unpenalised = [v for v in variants if not by_name[v].penalised]
+    def run_retest(name):
+        source = by_name[name].retest_of
+        if source not in results['variants']:
+            run_variant(source)
+        alpha = (results['variant_alpha'].get(source, results['alpha'])
+                 if by_name[source].penalised else None)
+        runs = [run(by_name[name], s, alpha) for s in seeds]
+        for r in runs:
+            if finished[(source, alpha, r['seed'])].get('stale'):
+                r.setdefault('stale', f'it tests a stale run of {source}')
+        results['variants'][name] = runs
+        dump()
+
+    retests = [v for v in variants if by_name[v].retest_of is not None]
+    unpenalised = [v for v in variants
+                   if not by_name[v].penalised and v not in retests]
     for name in unpenalised:
         run_variant(name)
     if select_on is not None and any(
@@ -390,8 +521,10 @@ def run_benchmark(bench: Benchmark, variants: Sequence[str],
         results['alpha'], results['alpha_search'] = search(
             by_name[select_on], alphas)
     for name in variants:
-        if name not in unpenalised:
+        if name not in unpenalised and name not in retests:
             run_variant(name)
+    for name in retests:
+        run_retest(name)
     results['variants'] = {name: results['variants'][name]
                            for name in variants}  # the asked order
     dump()

@@ -75,6 +75,13 @@ VARIANTS = [
                  'model.provenance_loss.target_ratio': 0.2}),
     Variant('edits_pg_every4', '+ edits + L_PG every 4th iteration', PG,
             {'model.provenance_loss.every_n_iters': 4}, penalised=True),
+    Variant('edits_pg_every4_unscaled',
+            '+ edits + L_PG every 4th iteration, α not scaled by 4', PG,
+            {'model.provenance_loss.every_n_iters': 4,
+             'model.provenance_loss.scale_by_interval': False},
+            penalised=True),
+    Variant('edits_pg_every2', '+ edits + L_PG every 2nd iteration', PG,
+            {'model.provenance_loss.every_n_iters': 2}, penalised=True),
     Variant('edits_pg_detached_bn',
             '+ edits + L_PG, detached BatchNorm statistics', PG,
             {'model.provenance_loss.bn_statistics': 'detached'},
@@ -318,7 +325,8 @@ def summary_table(sweep: Dict) -> str:
                             for title, _, _ in SWEEP_METRICS
                             for s in strengths]
     rows = [[BENCHMARK.variants_by_name[n].label] +
-            [mean_std([value(r) for r in sweep[s]['variants'][n]], scale)
+            [mean_std([value(r) for r in sweep[s]['variants'][n]
+                      if not r.get('diverged')], scale)
              for _, value, scale in SWEEP_METRICS for s in strengths]
             for n in names]
     return markdown_table(header, rows)
@@ -337,7 +345,8 @@ def plot_sweep(sweep: Dict, path: str) -> None:
                              figsize=(5 * len(SWEEP_METRICS), 4.2))
     for ax, (title, value, scale) in zip(axes, SWEEP_METRICS):
         for i, name in enumerate(names):
-            values = [[scale * value(r) for r in sweep[s]['variants'][name]]
+            values = [[scale * value(r) for r in sweep[s]['variants'][name]
+                       if not r.get('diverged')]
                       for s in strengths]
             offset = (i - len(names) / 2) * 0.006  # keep error bars apart
             ax.errorbar(np.array(strengths) + offset,

@@ -119,13 +119,18 @@ def test_report_has_the_table_the_section_and_the_notes(tmp_path):
     assert osp.getsize(report + '.png') > 0
 
 
-def test_recorder_keeps_the_last_best_epoch_and_epoch_means():
+def test_recorder_keeps_the_last_best_epoch_and_epoch_means(monkeypatch):
+    import provmm.benchmarks.runner as runner_module
+    clock = iter([10.0, 12.5, 20.0, 21.0, 30.0, 34.0])  # epoch starts, ends
+    monkeypatch.setattr(runner_module.time, 'perf_counter',
+                        lambda: next(clock))
     recorder = RunRecorder('acc')
     model = torch.nn.Linear(1, 1)
     fake = SimpleNamespace(epoch=0, model=model)
     for epoch, (losses, acc) in enumerate([([1.0, 3.0], 50.0),
                                            ([2.0, 2.5], 60.0),
                                            ([0.5, 0.5], 60.0)], 1):
+        recorder.before_train_epoch(fake)
         fake.epoch = epoch
         for loss in losses:
             recorder.after_train_iter(fake, 0, outputs=dict(
@@ -142,6 +147,8 @@ def test_recorder_keeps_the_last_best_epoch_and_epoch_means():
     assert recorder.best_state['weight'].item() == 3
     assert recorder.val == dict(acc=60.0)
     assert [h['epoch'] for h in recorder.history] == [1, 2, 3]
+    # training seconds so far, the time between epochs (validation) left out
+    assert [h['train_s'] for h in recorder.history] == [2.5, 3.5, 7.5]
 
 
 def test_run_configs_of_both_benchmarks(tmp_path, monkeypatch):
@@ -337,7 +344,10 @@ def test_a_table_without_paired_column_gets_one_vs_the_reference():
     assert headers[at + 1] == 'Δ test worst_group vs edits, same seed'
     assert sum(c.paired for c in table_columns(SPURIOUS)) == 1
     # a benchmark with its own paired column keeps its columns
-    assert table_columns(WSOL) == list(WSOL.columns)
+    columns = table_columns(WSOL)  # + epochs/seconds to CutMix's best val
+    assert columns[:len(WSOL.columns)] == list(WSOL.columns)
+    assert [c.header for c in columns[len(WSOL.columns):]] == [
+        "epochs to cutmix's best val", "train s to cutmix's best val"]
     assert table_columns(TINY) == list(TINY.columns)
     unpaired = dataclasses.replace(TINY, columns=TINY.columns[:2],
                                    reference=None)
