@@ -2,8 +2,10 @@
 preparation step the driver announces and runs before any fine-tuning.
 
 Seed k fine-tunes its own backbone, pre-trained with seed k (one shared
-backbone would hide the variance that pre-training adds). Each is
-``configs/provmm/synth_wsol_pretrain.py`` trained with
+backbone would hide the variance that pre-training adds). Each is the
+pre-training config the fine-tuning config names (by default
+``configs/provmm/synth_wsol_pretrain.py``; the tiny ViT's is
+``synth_wsol_sat_pretrain.py``) trained with
 ``Runner.from_cfg(cfg).train()`` and ``randomness.seed = k`` in a child
 process (a second mmengine ``Runner`` in this process would replace the
 current ``MessageHub`` and logger); its last checkpoint is copied to
@@ -21,9 +23,17 @@ PRETRAIN_CONFIG = osp.join('provmm', 'synth_wsol_pretrain.py')
 CHECKPOINT_DIR = osp.join('work_dirs', 'synth_wsol_pretrain')
 
 
-def seed_checkpoint(seed: int) -> str:
-    """Where the backbone pre-trained with ``seed`` is kept."""
-    return osp.join(CHECKPOINT_DIR, f'source_pretrained_seed{seed}.pth')
+def checkpoint_dir(config: str = PRETRAIN_CONFIG) -> str:
+    """``work_dirs/<config name>``: where a pre-training config's per-seed
+    checkpoints are kept."""
+    return osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+
+
+def seed_checkpoint(seed: int, config: str = PRETRAIN_CONFIG) -> str:
+    """Where the backbone that ``config`` pre-trained with ``seed`` is
+    kept."""
+    return osp.join(checkpoint_dir(config),
+                    f'source_pretrained_seed{seed}.pth')
 
 
 def pretrain(config: str, checkpoint: str, seed: int) -> str:
@@ -52,21 +62,25 @@ def pretrain(config: str, checkpoint: str, seed: int) -> str:
 
 
 def pretrain_backbones(seeds: Sequence[int], config_dir: str,
-                       log: Callable = print) -> None:
-    """Make the missing per-seed backbones, announced in one line with a
-    progress bar."""
+                       log: Callable = print,
+                       config: str = PRETRAIN_CONFIG) -> None:
+    """Make the missing per-seed backbones of ``config`` (relative to
+    ``config_dir``), announced in one line with a progress bar."""
     from mmengine.utils import ProgressBar
 
-    missing = [s for s in seeds if not osp.isfile(seed_checkpoint(s))]
+    missing = [s for s in seeds
+               if not osp.isfile(seed_checkpoint(s, config))]
     if not missing:
         return
-    config = osp.join(config_dir, PRETRAIN_CONFIG)
+    os.makedirs(checkpoint_dir(config), exist_ok=True)
+    path = osp.join(config_dir, config)
     log(f'Pre-training the synthetic-source backbone of seed(s) '
-        f'{", ".join(map(str, missing))} with {config} (first use, a few '
-        f'minutes each; checkpoints and logs under {CHECKPOINT_DIR})...')
+        f'{", ".join(map(str, missing))} with {path} (first use, a few '
+        f'minutes each; checkpoints and logs under '
+        f'{checkpoint_dir(config)})...')
     bar = ProgressBar(len(missing), file=sys.stdout)
     for seed in missing:
-        pretrain(config, seed_checkpoint(seed), seed)
+        pretrain(path, seed_checkpoint(seed, config), seed)
         bar.update()
     sys.stdout.write('\n')
 

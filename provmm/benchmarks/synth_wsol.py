@@ -11,6 +11,7 @@ gradient on foreign pixels = provenance rather than smoothing) and inside
 the GT box.
 """
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ from torch.utils.data import DataLoader
 
 from provmm.benchmarks.cached_runs import save_result
 from provmm.benchmarks.pretrain import pretrain_backbones, seed_checkpoint
+from provmm.models.utils.synthetic_source_pretrained import \
+    PRETRAIN_CONFIG as PRETRAIN_CONFIG_PATH
 from provmm.benchmarks.runner import (Benchmark, Column, Panel, Variant,
                                       build_config)
 from provmm.provenance.cutmix import cutmix_box, paste_box
@@ -53,8 +56,14 @@ def _decorrelated():
     return options
 
 
-CAM, CUTMIX, PG = (f'provmm/synth_wsol_{n}.py'
-                   for n in ('cam', 'cutmix', 'cutmix_pg'))
+CAM, CUTMIX, PG, PUZZLEMIX, PUZZLEMIX_PG, SAT, SAT_CUTMIX, SAT_PG = (
+    f'provmm/synth_wsol_{n}.py'
+    for n in ('cam', 'cutmix', 'cutmix_pg', 'puzzlemix', 'puzzlemix_pg',
+              'sat', 'sat_cutmix', 'sat_cutmix_pg'))
+# AdvCAM's defaults (27 iterations: the original's evaluation setting).
+ADVCAM = {'model.localization.type': 'AdvCAM'}
+AUTO_ALPHA = {'model.provenance_loss.loss_weight': 'auto',
+              'model.provenance_loss.target_ratio': 0.2}
 VARIANTS = [
     Variant('cam', 'CAM', CAM),
     Variant('cutmix', 'CutMix', CUTMIX),
@@ -72,6 +81,27 @@ VARIANTS = [
     Variant('pg_share_shifted',
             'CutMix + L_PG (energy share, shifted-mask control)', PG,
             _pg('logit', 'shifted', True), True),
+    Variant('pg_auto', 'CutMix + L_PG (logit, α auto, target ratio 0.2)',
+            PG, AUTO_ALPHA),
+    Variant('puzzlemix', 'PuzzleMix', PUZZLEMIX),
+    Variant('puzzlemix_pg', 'PuzzleMix + L_PG (logit, soft M)',
+            PUZZLEMIX_PG, penalised=True),
+    Variant('puzzlemix_random_mask',
+            'PuzzleMix + random-mask penalty (control)', PUZZLEMIX_PG,
+            {'model.provenance_loss.mask_mode': 'random'}, True),
+    Variant('sat', 'SAT (tiny ViT)', SAT),
+    Variant('sat_cutmix', 'SAT + CutMix', SAT_CUTMIX),
+    Variant('sat_cutmix_pg', 'SAT + CutMix + L_PG (logit)', SAT_PG,
+            penalised=True),
+    Variant('sat_random_mask', 'SAT + CutMix + random-mask penalty '
+            '(control)', SAT_PG,
+            {'model.provenance_loss.mask_mode': 'random'}, True),
+    Variant('cam_advcam', 'CAM, AdvCAM maps', CAM, ADVCAM,
+            retest_of='cam'),
+    Variant('cutmix_advcam', 'CutMix, AdvCAM maps', CUTMIX, ADVCAM,
+            retest_of='cutmix'),
+    Variant('pg_advcam', 'CutMix + L_PG (logit, paper), AdvCAM maps', PG,
+            ADVCAM, retest_of='pg_logit'),
     Variant('cam_scratch', 'CAM, no pre-training (control)', CAM,
             {'model.backbone.init_cfg': SCRATCH_INIT}),
     Variant('cam_decorrelated', 'CAM, de-correlated train (oracle)', CAM,
@@ -79,12 +109,24 @@ VARIANTS = [
 ]
 
 
+def pretrain_config(init_cfg) -> Optional[str]:
+    """The pre-training config (relative to the configs folder) of a
+    backbone ``init_cfg``; None if it does not load a source backbone."""
+    if not isinstance(init_cfg, dict) or \
+            init_cfg.get('type') != PRETRAINED_INIT:
+        return None
+    path = init_cfg.get('pretrain_config', PRETRAIN_CONFIG_PATH)
+    return osp.relpath(path, 'configs') if path.startswith(
+        'configs' + osp.sep) else path
+
+
 def configure(cfg, seed: int, quick: bool) -> None:
-    """Seed k loads the backbone pre-trained with seed k; ``quick``: small
-    subsets and a coarse test grid."""
-    init = cfg.model.backbone.get('init_cfg') or {}
-    if init.get('type') == PRETRAINED_INIT:
-        init['checkpoint'] = seed_checkpoint(seed)
+    """Seed k loads the backbone its pre-training config trained with seed
+    k; ``quick``: small subsets and a coarse test grid."""
+    init = cfg.model.backbone.get('init_cfg')
+    config = pretrain_config(init)
+    if config is not None:
+        init['checkpoint'] = seed_checkpoint(seed, config)
     if quick:
         cfg.train_dataloader.dataset.indices = 128
         cfg.val_dataloader.dataset.indices = 64
@@ -100,9 +142,11 @@ def prepare(variants, seeds, config_dir, log=print) -> None:
     root = resolve_config_dir(config_dir)
     configs = {v.config for v in variants
                if 'model.backbone.init_cfg' not in v.options}
-    if any(Config.fromfile(osp.join(root, c)).model.backbone.get(
-            'init_cfg', {}).get('type') == PRETRAINED_INIT for c in configs):
-        pretrain_backbones(seeds, root, log)
+    pretrain_configs = {pretrain_config(Config.fromfile(
+        osp.join(root, c)).model.backbone.get('init_cfg'))
+                        for c in sorted(configs)} - {None}
+    for config in sorted(pretrain_configs):
+        pretrain_backbones(seeds, root, log, config)
 
 
 def input_gradient_outside_share(model, data_preprocessor, dataloader,

@@ -93,3 +93,34 @@ def test_pretrain_runs_the_child_and_copies_its_last_checkpoint(
     config = 'fail.py'
     with pytest.raises(RuntimeError, match='(?s)seed 3 failed.*child log'):
         pretrain.pretrain(config, checkpoint, 3)
+
+
+def test_each_pretraining_config_has_its_own_per_seed_backbones(
+        monkeypatch):
+    assert pretrain.seed_checkpoint(3) == osp.join(
+        'work_dirs', 'synth_wsol_pretrain', 'source_pretrained_seed3.pth')
+    sat = osp.join('provmm', 'synth_wsol_sat_pretrain.py')
+    assert pretrain.seed_checkpoint(3, sat) == osp.join(
+        'work_dirs', 'synth_wsol_sat_pretrain', 'source_pretrained_seed3.pth')
+    calls = []
+    monkeypatch.setattr(wsol, 'pretrain_backbones',
+                        lambda seeds, root, log, config: calls.append(
+                            (seeds, config)))
+    by_name = wsol.BENCHMARK.variants_by_name
+    wsol.prepare([by_name['sat_cutmix_pg'], by_name['cutmix'],
+                  by_name['sat']], [0, 1], None)
+    assert calls == [([0, 1], osp.join('provmm', 'synth_wsol_pretrain.py')),
+                     ([0, 1], sat)]
+
+
+def test_the_tiny_vit_rows_load_their_own_seed_backbone(tmp_path,
+                                                       monkeypatch):
+    from provmm.benchmarks.runner import build_config
+    monkeypatch.chdir(tmp_path)  # configs come from the repository
+    by_name = wsol.BENCHMARK.variants_by_name
+    cfg = build_config(wsol.BENCHMARK, by_name['sat_cutmix_pg'], 2, 3, 'w',
+                       alpha=0.3)
+    assert cfg.model.backbone.init_cfg.checkpoint == osp.join(
+        'work_dirs', 'synth_wsol_sat_pretrain', 'source_pretrained_seed2.pth')
+    cfg = build_config(wsol.BENCHMARK, by_name['cutmix_advcam'], 2, 3, 'w')
+    assert cfg.model.localization.type == 'AdvCAM'

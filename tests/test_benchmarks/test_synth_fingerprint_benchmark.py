@@ -20,14 +20,19 @@ def test_variants_are_the_paper_loss_its_three_controls_and_cheaper_forms():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['erm', 'edits', 'edits_pg', 'random_mask',
                              'unmasked', 'shifted_mask', 'edits_pg_auto',
-                             'edits_pg_every4', 'edits_pg_detached_bn']
+                             'edits_pg_every4', 'edits_pg_every4_unscaled',
+                             'edits_pg_every2', 'edits_pg_detached_bn']
     modes = {n: v.options.get('model.provenance_loss.mask_mode')
              for n, v in by_name.items() if v.penalised}
     assert modes == dict(edits_pg='provenance', random_mask='random',
                          unmasked='unmasked', shifted_mask='shifted',
-                         edits_pg_every4=None, edits_pg_detached_bn=None)
+                         edits_pg_every4=None, edits_pg_every4_unscaled=None,
+                         edits_pg_every2=None, edits_pg_detached_bn=None)
     assert by_name['edits_pg_every4'].options == {
         'model.provenance_loss.every_n_iters': 4}
+    assert by_name['edits_pg_every4_unscaled'].options == {
+        'model.provenance_loss.every_n_iters': 4,
+        'model.provenance_loss.scale_by_interval': False}
     assert by_name['edits_pg_detached_bn'].options == {
         'model.provenance_loss.bn_statistics': 'detached'}
     # alpha is not searched for the self-tuning variant

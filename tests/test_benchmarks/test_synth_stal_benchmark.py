@@ -42,9 +42,12 @@ def test_alpha_is_selected_on_val_frame_ap():
 def test_variants_and_controls():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['skp', 'batchmix', 'batchmix_pg',
-                             'random_mask', 'unmasked']
+                             'batchmix_pg_auto', 'random_mask', 'unmasked']
     assert [v.penalised for v in BENCHMARK.variants] == [
-        False, False, True, True, True]
+        False, False, True, False, True, True]
+    assert by_name['batchmix_pg_auto'].options == {
+        'model.provenance_loss.loss_weight': 'auto',
+        'model.provenance_loss.target_ratio': 0.2}
     modes = {n: by_name[n].options['model.provenance_loss.mask_mode']
              for n in ('batchmix_pg', 'random_mask', 'unmasked')}
     assert modes == dict(batchmix_pg='provenance', random_mask='random',
