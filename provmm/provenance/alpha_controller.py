@@ -13,8 +13,15 @@ where ``L_PG`` is the unweighted penalty (alpha = 1) and ``t`` counts the
 updates (iterations with something to penalise). alpha is a constant of
 each step (no gradient flows through it). ``alpha_max`` bounds alpha when
 L_PG vanishes (a model whose input gradients have collapsed).
+
+Tracking throughout training is a feedback loop: the network answers a
+larger alpha by shrinking its input gradients, which lowers L_PG and raises
+alpha again, up to ``alpha_max`` (seen on the synthetic STAL task). With
+``update_iters = n`` alpha is calibrated on the first n updates only and
+then held: the ratio is set from the losses' own scales before the
+penalty has reshaped the network, as one would set a fixed alpha by hand.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,6 +54,8 @@ class RatioTrackingAlpha(nn.Module):
         momentum (float): beta of the moving averages, in [0, 1).
         alpha_min (float): lower bound of alpha.
         alpha_max (float): upper bound of alpha.
+        update_iters (int, optional): updates after which alpha is held
+            (None: tracked throughout training).
 
     Buffers: ``mean_cls``, ``mean_pg`` (uncorrected moving averages, FP64),
     ``count`` (updates so far) and ``alpha`` (the last alpha; 0 before the
@@ -54,8 +63,13 @@ class RatioTrackingAlpha(nn.Module):
     """
 
     def __init__(self, target_ratio: float, momentum: float = 0.99,
-                 alpha_min: float = 0.0, alpha_max: float = 1000.0):
+                 alpha_min: float = 0.0, alpha_max: float = 1000.0,
+                 update_iters: Optional[int] = None):
         super().__init__()
+        if update_iters is not None and update_iters < 1:
+            raise ValueError('RatioTrackingAlpha: update_iters must be None '
+                             f'or >= 1, got {update_iters}')
+        self.update_iters = update_iters
         self.target_ratio = target_ratio
         self.momentum = momentum
         self.alpha_min = alpha_min
@@ -68,12 +82,16 @@ class RatioTrackingAlpha(nn.Module):
     def update(self, loss_cls: torch.Tensor,
                loss_pg: torch.Tensor) -> torch.Tensor:
         """Fold in this iteration's losses and return alpha (a detached
-        FP64 scalar on the buffers' device).
+        FP64 scalar on the buffers' device); after ``update_iters`` updates
+        the held alpha.
 
         Args:
             loss_cls (Tensor): scalar classification loss.
             loss_pg (Tensor): scalar unweighted L_PG.
         """
+        if self.update_iters is not None and \
+                int(self.count) >= self.update_iters:
+            return self.alpha.clone()
         self.count += 1
         means = []
         for name, value in (('mean_cls', loss_cls), ('mean_pg', loss_pg)):

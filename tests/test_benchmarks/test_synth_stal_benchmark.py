@@ -42,9 +42,12 @@ def test_alpha_is_selected_on_val_frame_ap():
 def test_variants_and_controls():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['skp', 'batchmix', 'batchmix_pg',
-                             'batchmix_pg_auto', 'random_mask', 'unmasked']
+                             'batchmix_pg_auto', 'batchmix_pg_auto_held',
+                             'random_mask', 'unmasked']
     assert [v.penalised for v in BENCHMARK.variants] == [
-        False, False, True, False, True, True]
+        False, False, True, False, False, True, True]
+    assert by_name['batchmix_pg_auto_held'].options[
+        'model.provenance_loss.ratio_update_iters'] == 50
     assert by_name['batchmix_pg_auto'].options == {
         'model.provenance_loss.loss_weight': 'auto',
         'model.provenance_loss.target_ratio': 0.2}

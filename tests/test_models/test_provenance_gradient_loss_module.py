@@ -381,3 +381,11 @@ def test_cheaper_and_self_tuning_options_are_validated(bad, message):
     with pytest.raises(ValueError) as error:
         MODELS.build(dict(type='ProvenanceGradientLoss', **bad))
     assert str(error.value) == 'ProvenanceGradientLoss: ' + message
+
+
+def test_auto_alpha_can_be_held_after_a_calibration():
+    loss = MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto',
+                             ratio_update_iters=3))
+    assert loss.alpha_controller.update_iters == 3
+    assert MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto')
+                        ).alpha_controller.update_iters is None

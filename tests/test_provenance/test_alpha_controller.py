@@ -1,4 +1,5 @@
 """alpha adapted so that alpha * L_PG / L_cls tracks a target ratio."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -75,3 +76,23 @@ def test_tracks_the_target_ratio_while_training_a_toy_model():
     late = torch.tensor(ratios[-100:])
     assert abs(float(late.median()) / rho - 1) < 0.1
     assert max(alphas[-100:]) / min(alphas[-100:]) < 1.5  # settled
+
+
+def test_alpha_is_held_after_update_iters_and_resumes_held():
+    controller = RatioTrackingAlpha(target_ratio=0.2, momentum=0.5,
+                                    update_iters=2)
+    controller.update(torch.tensor(1.0), torch.tensor(0.1))
+    # m^_2 = (0.25 * 1 + 0.5 * 3) / 0.75 = 7/3 and (0.25 * .1 + .5 * .3) / .75
+    held = controller.update(torch.tensor(3.0), torch.tensor(0.3))
+    torch.testing.assert_close(held, _scalar(0.2 * (7 / 3) / (0.175 / 0.75)))
+    for loss_pg in (1e-6, 10.0):  # later losses no longer move alpha
+        assert torch.equal(
+            controller.update(torch.tensor(1.0), torch.tensor(loss_pg)), held)
+    assert controller.count == 2
+    resumed = RatioTrackingAlpha(target_ratio=0.2, momentum=0.5,
+                                 update_iters=2)
+    resumed.load_state_dict(controller.state_dict())
+    assert torch.equal(
+        resumed.update(torch.tensor(5.0), torch.tensor(1e-3)), held)
+    with pytest.raises(ValueError, match='update_iters must be None or >= 1'):
+        RatioTrackingAlpha(target_ratio=0.2, update_iters=0)

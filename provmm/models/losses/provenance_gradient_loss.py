@@ -95,6 +95,11 @@ class ProvenanceGradientLoss(nn.Module):
             ``loss_weight='auto'``. Defaults to 0.99.
         alpha_min, alpha_max (float): bounds of the adapted alpha. Default
             to 0 and 1000.
+        ratio_update_iters (int, optional): with ``loss_weight='auto'``,
+            adapt alpha during the first ``ratio_update_iters`` guided
+            iterations only, then hold it (None: adapt throughout; see
+            :mod:`provmm.provenance.alpha_controller` for why holding can
+            be safer). Defaults to None.
 
     Returns (``forward``): ``{loss_name: alpha * L_PG, 'pg_ratio':
     alpha * L_PG / L_cls, 'pg_outside_share': share of |grad_x f_A|^2 outside
@@ -119,7 +124,8 @@ class ProvenanceGradientLoss(nn.Module):
                  target_ratio: float = 0.2,
                  ratio_momentum: float = 0.99,
                  alpha_min: float = 0.0,
-                 alpha_max: float = 1000.0):
+                 alpha_max: float = 1000.0,
+                 ratio_update_iters: Optional[int] = None):
         super().__init__()
         for name, value, choices in (('mode', mode, MODES),
                                      ('mask_mode', mask_mode, MASK_MODES),
@@ -166,8 +172,8 @@ class ProvenanceGradientLoss(nn.Module):
         self.bn_statistics = bn_statistics
         # Buffers: the adapted alpha is saved in checkpoints and resumed.
         self.alpha_controller = RatioTrackingAlpha(
-            target_ratio, ratio_momentum, alpha_min,
-            alpha_max) if auto else None
+            target_ratio, ratio_momentum, alpha_min, alpha_max,
+            ratio_update_iters) if auto else None
 
     @staticmethod
     def current_iter() -> int:
