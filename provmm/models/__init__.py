@@ -7,6 +7,7 @@ warnings.filterwarnings(
 
 from . import backbones  # noqa: E402,F401
 from . import losses  # noqa: E402,F401
+from . import heads  # noqa: E402,F401
 from . import localization  # noqa: E402,F401
 from . import classifiers  # noqa: E402,F401
 from . import batch_augments  # noqa: E402,F401

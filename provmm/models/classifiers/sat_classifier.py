@@ -61,7 +61,9 @@ class SATClassifier(WSOLImageClassifier):
     ``predict`` attaches ``cam`` = SAT's map ``(h, w)`` in (0, 1) by
     default; any other map of
     :mod:`provmm.models.localization` (``CAM``, ``GradCAM``, ``AdvCAM``) can
-    be chosen instead and then reads the last patch feature map.
+    be chosen instead and then reads the last patch feature map (with
+    ``neck=None`` + ``ConvPoolClsHead``, SAT's own head, ``CAM`` and
+    ``GradCAM`` work; ``AdvCAM`` needs GAP + linear).
 
     Args:
         *args, **kwargs: as :class:`WSOLImageClassifier`; the backbone must

@@ -20,8 +20,9 @@ class WSOLImageClassifier(ProvenanceImageClassifier):
     ``mean_c(w[y, c] * F[c])`` (Zhou et al. 2016; wsolevaluation) on the
     last backbone feature map ``F`` ``(C, h, w)``: no ReLU, no bias; it and
     ``AdvCAM`` need a ``GlobalAveragePooling`` neck and a head whose ``fc``
-    is an ``nn.Linear`` (checked when the model is built). Training is
-    unchanged.
+    is an ``nn.Linear`` (checked when the model is built). ``CAM`` also
+    takes ``neck=None`` with a ``ConvPoolClsHead`` (its conv output of
+    class ``y``); ``AdvCAM`` refuses that head. Training is unchanged.
 
     Args:
         *args, **kwargs: as :class:`ProvenanceImageClassifier`.

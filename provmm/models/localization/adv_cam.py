@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from provmm.registry import MODELS
 from ..utils.cam import class_activation_map
+from ..heads import ConvPoolClsHead
 from .cam import CAM, linear_classifier_weight
 
 
@@ -117,7 +118,9 @@ class AdvCAM(CAM):
     normalised network input, as there.
     The whole batch climbs at once (each sample's step uses only its own
     gradient) with the network in eval mode, under ``torch.enable_grad``.
-    Needs what :class:`CAM` needs.
+    Needs a ``GlobalAveragePooling`` neck and a linear ``fc`` head; a
+    ``ConvPoolClsHead`` is refused (the attribution ``R`` is derived for
+    GAP + linear only).
 
     Args:
         iterations (int): climbing steps ``T`` (``T + 1`` CAMs are summed;
@@ -149,6 +152,17 @@ class AdvCAM(CAM):
         self.step_size = float(step_size)
         self.mask_weight = float(mask_weight)
         self.score_threshold = float(score_threshold)
+
+    def check_model(self, classifier) -> None:
+        if isinstance(getattr(classifier, 'head', None), ConvPoolClsHead):
+            raise TypeError(
+                'WSOLImageClassifier: AdvCAM does not support '
+                'ConvPoolClsHead: its attribution R (the original\'s Grad-CAM '
+                'of a 1 x 1 classifier) is derived for a '
+                "neck=dict(type='GlobalAveragePooling') and a linear `fc` "
+                'head (e.g. LinearClsHead). With ConvPoolClsHead use CAM or '
+                'GradCAM')
+        linear_classifier_weight(classifier, type(self).__name__)
 
     def __call__(self, classifier, inputs: torch.Tensor,
                  feature_maps: Sequence[torch.Tensor],

@@ -13,7 +13,8 @@ import torch.nn as nn
 from mmpretrain.models.necks import GlobalAveragePooling
 
 from provmm.registry import MODELS
-from ..utils.cam import class_activation_map
+from ..heads import ConvPoolClsHead
+from ..utils.cam import class_activation_map, conv_class_activation_map
 
 
 def linear_classifier_weight(classifier,
@@ -26,18 +27,41 @@ def linear_classifier_weight(classifier,
             no ``nn.Linear`` ``fc`` (the CAM identity ``logit = mean_ij
             (w . F_ij) + b`` needs both).
     """
+    # CAM also takes the conv head; AdvCAM refuses it before this.
+    other = (' (or neck=None with ConvPoolClsHead)'
+             if method == 'CAM' else '')
     neck = getattr(classifier, 'neck', None)
     if not isinstance(neck, GlobalAveragePooling):
         raise TypeError(
             f'WSOLImageClassifier: {method} needs neck=dict(type='
-            f"'GlobalAveragePooling'), got {type(neck).__name__}")
+            f"'GlobalAveragePooling'){other}, got {type(neck).__name__}")
     fc = getattr(classifier.head, 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise TypeError(
             f'WSOLImageClassifier: {method} needs a head with a linear `fc` '
-            'layer (e.g. LinearClsHead), got '
+            f'layer (e.g. LinearClsHead){other}, got '
             f'{type(classifier.head).__name__}')
     return fc.weight
+
+
+def conv_pool_head(classifier, method: str = 'CAM'):
+    """The classifier's ``ConvPoolClsHead``, or ``None`` for another head;
+    ``method`` names the map in the error.
+
+    Raises:
+        TypeError: a ``ConvPoolClsHead`` behind a neck (the head needs the
+            feature map; its class maps are the map's, so no neck).
+    """
+    head = getattr(classifier, 'head', None)
+    if not isinstance(head, ConvPoolClsHead):
+        return None
+    neck = getattr(classifier, 'neck', None)
+    if neck is not None:
+        raise TypeError(
+            f'WSOLImageClassifier: {method} with ConvPoolClsHead needs '
+            f'neck=None (the head reads the feature map), got '
+            f'{type(neck).__name__}')
+    return head
 
 
 @MODELS.register_module()
@@ -47,17 +71,25 @@ class CAM:
     ``F`` ``(C, h, w)``, no ReLU, no bias, at feature resolution.
 
     Needs a ``GlobalAveragePooling`` neck and a head whose ``fc`` is an
-    ``nn.Linear`` (``LinearClsHead`` and its kind).
+    ``nn.Linear`` (``LinearClsHead`` and its kind), or no neck and a
+    ``ConvPoolClsHead`` (SAT's head), whose CAM is its convolution's
+    channel ``y`` before the average (``conv_class_activation_map``).
     """
 
     def check_model(self, classifier) -> None:
-        linear_classifier_weight(classifier, type(self).__name__)
+        name = type(self).__name__
+        if conv_pool_head(classifier, name) is None:
+            linear_classifier_weight(classifier, name)
 
     def __call__(self, classifier, inputs: torch.Tensor,
                  feature_maps: Sequence[torch.Tensor],
                  labels: torch.Tensor) -> torch.Tensor:
         """``(B, h, w)`` CAMs of ``labels`` ``(B,)`` from the backbone's
         ``feature_maps`` (the last is used); ``inputs`` are not needed."""
+        head = conv_pool_head(classifier)
+        if head is not None:
+            return conv_class_activation_map(feature_maps[-1], head.conv,
+                                             labels)
         return class_activation_map(feature_maps[-1],
                                     linear_classifier_weight(classifier),
                                     labels)

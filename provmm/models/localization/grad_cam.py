@@ -38,7 +38,9 @@ class GradCAM:
     ``(B, num_classes)`` scores. With a ``GlobalAveragePooling`` neck and a
     linear head ``alpha_c = w[y, c] / (h * w)``, so Grad-CAM is
     ``ReLU(C / (h * w) * CAM)``: the same map as CAM with its negative part
-    set to zero. The network runs in its current mode (eval in test loops).
+    set to zero. With ``neck=None`` and a ``ConvPoolClsHead`` it runs
+    unchanged (the head reads the map it is given). The network runs in its
+    current mode (eval in test loops).
     """
 
     def check_model(self, classifier) -> None:

@@ -1,5 +1,6 @@
 """Class activation maps (Zhou et al., CVPR 2016; wsolevaluation's CAM)."""
 import torch
+import torch.nn as nn
 
 
 def class_activation_map(feature_map: torch.Tensor, fc_weight: torch.Tensor,
@@ -32,3 +33,32 @@ def class_activation_map(feature_map: torch.Tensor, fc_weight: torch.Tensor,
                          f'shape {tuple(labels.shape)}')
     weights = fc_weight[labels].to(feature_map.dtype)  # (B, C)
     return (weights[:, :, None, None] * feature_map).mean(dim=1)
+
+
+def conv_class_activation_map(feature_map: torch.Tensor, conv: nn.Conv2d,
+                              labels: torch.Tensor) -> torch.Tensor:
+    """CAM of a convolutional class head (``ConvPoolClsHead``): channel
+    ``y`` of ``conv(F)``, the class's scores per position before the
+    average that makes its logit (bias included: a constant shift, which
+    the metric's min-max normalisation removes).
+
+    Like :func:`class_activation_map`: no ReLU, at feature resolution;
+    with a 1 x 1 kernel it is ``C * class_activation_map + b[y]``.
+
+    Args:
+        feature_map: ``(B, C, h, w)`` last feature map.
+        conv: the head's convolution ``C -> num_classes``, size-preserving.
+        labels: ``(B,)`` class index per sample.
+
+    Returns:
+        ``(B, h, w)`` maps.
+    """
+    if feature_map.dim() != 4:
+        raise ValueError('feature_map must be (B, C, h, w), got shape '
+                         f'{tuple(feature_map.shape)}')
+    labels = torch.as_tensor(labels, device=feature_map.device).long()
+    if labels.shape != feature_map.shape[:1]:
+        raise ValueError(f'labels must be ({feature_map.shape[0]},), got '
+                         f'shape {tuple(labels.shape)}')
+    scores = conv(feature_map)  # (B, K, h, w)
+    return scores[torch.arange(len(labels), device=labels.device), labels]
