@@ -20,7 +20,8 @@ def test_variants_are_the_paper_loss_its_three_controls_and_cheaper_forms():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['erm', 'edits', 'edits_pg', 'random_mask',
                              'unmasked', 'shifted_mask', 'edits_pg_auto',
-                             'edits_pg_auto_held', 'edits_pg_every4', 'edits_pg_every4_unscaled',
+                             'edits_pg_auto_held', 'edits_pg_auto_low',
+                             'edits_pg_every4', 'edits_pg_every4_unscaled',
                              'edits_pg_every2', 'edits_pg_detached_bn']
     modes = {n: v.options.get('model.provenance_loss.mask_mode')
              for n, v in by_name.items() if v.penalised}
@@ -38,6 +39,7 @@ def test_variants_are_the_paper_loss_its_three_controls_and_cheaper_forms():
     # alpha is not searched for the self-tuning variant
     assert not by_name['edits_pg_auto'].penalised
     assert not by_name['edits_pg_auto_held'].penalised
+    assert not by_name['edits_pg_auto_low'].penalised
     assert len({v.config for n, v in by_name.items()
                 if n.startswith('edits_pg') or v.penalised}) == 1
     assert BENCHMARK.select_on is None  # every variant its own grid

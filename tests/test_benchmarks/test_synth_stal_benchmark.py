@@ -43,9 +43,12 @@ def test_variants_and_controls():
     by_name = BENCHMARK.variants_by_name
     assert list(by_name) == ['skp', 'batchmix', 'batchmix_pg',
                              'batchmix_pg_auto', 'batchmix_pg_auto_held',
-                             'random_mask', 'unmasked']
+                             'batchmix_pg_auto_low', 'random_mask',
+                             'unmasked']
     assert [v.penalised for v in BENCHMARK.variants] == [
-        False, False, True, False, False, True, True]
+        False, False, True, False, False, False, True, True]
+    assert by_name['batchmix_pg_auto_low'].options[
+        'model.provenance_loss.target_ratio'] == 0.03
     assert by_name['batchmix_pg_auto_held'].options[
         'model.provenance_loss.ratio_update_iters'] == 50
     assert by_name['batchmix_pg_auto'].options == {
