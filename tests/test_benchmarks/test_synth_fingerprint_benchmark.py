@@ -30,7 +30,8 @@ def test_variants_are_the_paper_loss_its_three_controls_and_cheaper_forms():
                          edits_pg_every4=None, edits_pg_every4_unscaled=None,
                          edits_pg_every2=None, edits_pg_detached_bn=None)
     assert by_name['edits_pg_every4'].options == {
-        'model.provenance_loss.every_n_iters': 4}
+        'model.provenance_loss.every_n_iters': 4,
+        'model.provenance_loss.scale_by_interval': True}
     assert by_name['edits_pg_every4_unscaled'].options == {
         'model.provenance_loss.every_n_iters': 4,
         'model.provenance_loss.scale_by_interval': False}
