@@ -72,7 +72,8 @@ VARIANTS = [
     # cheaper and self-tuning guidance (docs/method.md)
     Variant('edits_pg_auto', '+ edits + L_PG, alpha auto (target ratio 0.2)',
             PG, {'model.provenance_loss.loss_weight': 'auto',
-                 'model.provenance_loss.target_ratio': 0.2}),
+                 'model.provenance_loss.target_ratio': 0.2,
+                 'model.provenance_loss.ratio_update_iters': None}),
     Variant('edits_pg_auto_held',
             '+ edits + L_PG, α auto (ratio 0.2, held)', PG,
             {'model.provenance_loss.loss_weight': 'auto',

@@ -63,7 +63,8 @@ CAM, CUTMIX, PG, PUZZLEMIX, PUZZLEMIX_PG, SAT, SAT_CUTMIX, SAT_PG = (
 # AdvCAM's defaults (27 iterations: the original's evaluation setting).
 ADVCAM = {'model.localization.type': 'AdvCAM'}
 AUTO_ALPHA = {'model.provenance_loss.loss_weight': 'auto',
-              'model.provenance_loss.target_ratio': 0.2}
+              'model.provenance_loss.target_ratio': 0.2,
+              'model.provenance_loss.ratio_update_iters': None}
 VARIANTS = [
     Variant('cam', 'CAM', CAM),
     Variant('cutmix', 'CutMix', CUTMIX),

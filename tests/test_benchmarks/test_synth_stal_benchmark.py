@@ -53,7 +53,8 @@ def test_variants_and_controls():
         'model.provenance_loss.ratio_update_iters'] == 50
     assert by_name['batchmix_pg_auto'].options == {
         'model.provenance_loss.loss_weight': 'auto',
-        'model.provenance_loss.target_ratio': 0.2}
+        'model.provenance_loss.target_ratio': 0.2,
+        'model.provenance_loss.ratio_update_iters': None}
     modes = {n: by_name[n].options['model.provenance_loss.mask_mode']
              for n in ('batchmix_pg', 'random_mask', 'unmasked')}
     assert modes == dict(batchmix_pg='provenance', random_mask='random',

@@ -374,7 +374,7 @@ def test_auto_weight_is_restored_from_a_state_dict():
      'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0, 0.99, 0.0 '
      'and 1000.0'),
     (dict(alpha_min=2.0, alpha_max=1.0), 'need target_ratio > 0, 0 <= '
-     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0.2, 0.99, '
+     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0.03, 0.99, '
      '2.0 and 1.0'),
 ])
 def test_cheaper_and_self_tuning_options_are_validated(bad, message):
@@ -387,5 +387,9 @@ def test_auto_alpha_can_be_held_after_a_calibration():
     loss = MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto',
                              ratio_update_iters=3))
     assert loss.alpha_controller.update_iters == 3
-    assert MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto')
+    default = MODELS.build(dict(type='ProvenanceGradientLoss',
+                                loss_weight='auto')).alpha_controller
+    assert (default.target_ratio, default.update_iters) == (0.03, 50)
+    assert MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto',
+                             ratio_update_iters=None)
                         ).alpha_controller.update_iters is None

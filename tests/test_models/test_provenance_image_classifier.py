@@ -231,7 +231,8 @@ def _graph_node_names(tensor):
 def test_every_n_iters_makes_the_other_iterations_plain_steps(hub):
     torch.manual_seed(0)
     loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight=0.5,
-                    mode='soft', every_n_iters=2)
+                    mode='soft', every_n_iters=2,
+                    scale_by_interval=True)  # alpha x 2 on guided steps
     model = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).train()
     full = MODELS.build(_model_cfg()).train()
     full.load_state_dict(model.state_dict())
