@@ -3,7 +3,7 @@
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from provmm.benchmarks.environment import set_num_threads
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
@@ -87,11 +87,10 @@ def command_line(bench: Benchmark, variants: List[str], seeds: List[int],
     return ' '.join(words + (['--quick'] if quick else []))
 
 
-def main(bench: Benchmark, argv: Optional[Sequence[str]] = None) -> None:
-    args = parse_args(bench, argv)
-    if args.threads is not None:
-        set_num_threads(args.threads)
-    config_dir = resolve_config_dir(args.config_dir)
+def resolve_run_args(bench: Benchmark, args) -> Tuple:
+    """``(epochs, seeds, alphas, out_dir, report, data_root)`` of parsed
+    arguments: the benchmark's defaults where a flag is not given, and
+    ``--quick``'s first seed, alpha 1 and folder."""
     epochs = args.epochs or (bench.quick_epochs if args.quick
                              else bench.epochs)
     seeds, alphas, out_dir = args.seeds, args.alphas, args.out_dir
@@ -103,6 +102,16 @@ def main(bench: Benchmark, argv: Optional[Sequence[str]] = None) -> None:
         osp.join(docs_dir(), bench.name))
     data_root = getattr(args, 'data_root', None) or (
         bench.quick_data_root if args.quick else bench.data_root)
+    return epochs, seeds, alphas, out_dir, report, data_root
+
+
+def main(bench: Benchmark, argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(bench, argv)
+    if args.threads is not None:
+        set_num_threads(args.threads)
+    config_dir = resolve_config_dir(args.config_dir)
+    epochs, seeds, alphas, out_dir, report, data_root = resolve_run_args(
+        bench, args)
     results = run_benchmark(bench, args.variants, seeds, epochs, out_dir,
                             alphas, args.select_on, args.quick, config_dir,
                             data_root, reuse_stale=args.reuse_stale)

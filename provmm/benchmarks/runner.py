@@ -298,7 +298,9 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     root = resolve_config_dir(config_dir)
     key = run_key(cfg, config_files(osp.join(root, config_file)), root)
     if variant.retest_of is not None:
-        key = with_source_key(key, out_dir, variant, alpha, seed)
+        source_dir = run_dir(out_dir, variant.retest_of, alpha, seed)
+        source = source_run(variant, alpha, seed, source_dir)
+        key = with_source_key(key, source)
     cached, reason = cached_run(load_result(work_dir), key, epochs,
                                 reuse_stale)
     name = f'{variant.name} alpha={alpha} seed={seed}'
@@ -313,8 +315,8 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     if reason is not None:
         log(f'{name}: training again, the cached run is stale ({reason})')
     if variant.retest_of is not None:
-        return retest_once(bench, variant, cfg, seed, alpha, out_dir, key,
-                           work_dir)
+        return retest_once(bench, variant, cfg, seed, alpha, source,
+                           source_dir, key, work_dir)
     _set_up_run()
     run_environment = environment()
     start = time.time()
@@ -356,33 +358,35 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     return result
 
 
-def with_source_key(key: dict, out_dir: str, variant: Variant,
-                    alpha: Optional[float], seed: int) -> dict:
-    """A retest's key also hashes the key of the run it tests, so that a
-    retrained source makes its retests stale."""
-    source = load_result(run_dir(out_dir, variant.retest_of, alpha, seed))
+def source_run(variant: Variant, alpha: Optional[float], seed: int,
+               source_dir: str) -> dict:
+    """The cached result of the run a retest tests."""
+    source = load_result(source_dir)
     if source is None:
         raise FileNotFoundError(
             f'{variant.name} retests {variant.retest_of} alpha={alpha} seed='
-            f'{seed}, which has no result.json in '
-            f'{run_dir(out_dir, variant.retest_of, alpha, seed)}; run that '
+            f'{seed}, which has no result.json in {source_dir}; run that '
             'variant first')
+    return source
+
+
+def with_source_key(key: dict, source: dict) -> dict:
+    """A retest's key also hashes the key of the run it tests, so that a
+    retrained source makes its retests stale."""
     source_key = source['cache_key']['key']
     return dict(key, source_key=source_key, key=hashlib.sha256(
         f'{key["key"]} {source_key}'.encode()).hexdigest()[:16])
 
 
 def retest_once(bench: Benchmark, variant: Variant, cfg: Config, seed: int,
-                alpha: Optional[float], out_dir: str, key: dict,
-                work_dir: str) -> dict:
+                alpha: Optional[float], source: dict, source_dir: str,
+                key: dict, work_dir: str) -> dict:
     """Test the best val weights of the ``retest_of`` variant's run (same
     seed and alpha) with ``cfg``; training fields (val, best epoch, training
     logs) are the source run's, ``wall_s`` is this test's."""
     if not bench.best_epoch:
         raise ValueError(f'{variant.name}: retest_of needs a benchmark that '
                          'keeps the best val weights (best_epoch=True)')
-    source_dir = run_dir(out_dir, variant.retest_of, alpha, seed)
-    source = load_result(source_dir)
     state_file = osp.join(source_dir, 'best_state.pth')
     if not source.get('diverged') and not osp.isfile(state_file):
         raise FileNotFoundError(

@@ -30,8 +30,9 @@ import torch
 from mmengine.config import Config
 
 from provmm.benchmarks.cached_runs import markdown_table, mean_std
+from provmm.benchmarks.cli import resolve_run_args
 from provmm.benchmarks.paths import config_dir as resolve_config_dir
-from provmm.benchmarks.paths import REPO_ROOT, docs_dir
+from provmm.benchmarks.paths import REPO_ROOT
 from provmm.benchmarks.environment import environment_section
 from provmm.benchmarks.report import alpha_note, read_part, results_table
 from provmm.benchmarks.runner import (Benchmark, Column, Panel, Variant,
@@ -462,17 +463,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help='smoke run: first seed, alpha 1, '
                         f'{BENCHMARK.quick_epochs} epoch, a tiny task')
     args = parser.parse_args(argv)
-    epochs = args.epochs or (BENCHMARK.quick_epochs if args.quick else
-                             BENCHMARK.epochs)
-    seeds, alphas, out_dir = args.seeds, args.alphas, args.out_dir
-    if args.quick:
-        seeds, alphas = seeds[:1], [1.0]
-        out_dir = osp.join(out_dir, 'quick')
-    report = args.report or (
-        osp.join(out_dir, f'{BENCHMARK.name}_quick') if args.quick else
-        osp.join(docs_dir(), BENCHMARK.name))
-    data_root = args.data_root or (QUICK_DATA_ROOT if args.quick else
-                                   DATA_ROOT)
+    epochs, seeds, alphas, out_dir, report, data_root = resolve_run_args(
+        BENCHMARK, args)
     if args.report_only:
         sweep = load_sweep(args.strengths, out_dir)
     else:

@@ -88,8 +88,8 @@ class CAM:
         ``feature_maps`` (the last is used); ``inputs`` are not needed."""
         head = conv_pool_head(classifier)
         if head is not None:
-            return conv_class_activation_map(feature_maps[-1], head.conv,
-                                             labels)
+            return conv_class_activation_map(
+                head.class_maps(tuple(feature_maps)), labels)
         return class_activation_map(feature_maps[-1],
                                     linear_classifier_weight(classifier),
                                     labels)
