@@ -116,7 +116,7 @@ def reaching_columns(bench: Benchmark) -> List[Column]:
     """Epochs and training seconds (validation excluded) until a run's val
     ``select_key`` first reaches the best val ``select_key`` of the
     reference run of its seed (benchmarks that validate every epoch)."""
-    if not bench.best_epoch:
+    if not bench.validates_every_epoch:
         return []
     key, name = bench.select_key, reference_name(bench)
 

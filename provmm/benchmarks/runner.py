@@ -3,8 +3,9 @@
 
 - every run trains a variant's config (plus its edits, alpha, seed and
   epochs) and tests it; with ``best_epoch`` it validates every epoch and
-  tests the weights of the best val epoch, else it validates once at the
-  end;
+  tests the weights of the best val epoch; with ``val_every_epoch`` it
+  validates every epoch without touching training's random draws and tests
+  the last weights; else it validates once at the end;
 - alpha of a penalised variant is chosen on val (``select_key``, mean over
   the searched seeds; ties: the smaller alpha): from the alpha grid on the
   ``select_on`` variant, shared by every penalised variant, or, without
@@ -103,6 +104,10 @@ class Benchmark:
         metric_keys: test metrics logged after each run.
         select_key: val metric that selects alpha (and the epoch).
         best_epoch: validate every epoch and test the best one.
+        val_every_epoch: validate every epoch, test the last one, and keep
+            ``RandomStateHook`` so that validation leaves training's random
+            draws as they are without it (the runs equal those validated
+            once at the end).
         alpha_on_first_seed: search alpha on the first seed only.
         columns, panels: the table and the plot.
         out_dir: default folder of the runs.
@@ -149,6 +154,11 @@ class Benchmark:
     summarize_training: Optional[Callable] = None
     complete_cached: Optional[Callable] = None
     extra_section: Optional[Callable] = None
+    val_every_epoch: bool = False
+
+    @property
+    def validates_every_epoch(self) -> bool:
+        return self.best_epoch or self.val_every_epoch
 
     @property
     def variants_by_name(self) -> Dict[str, Variant]:
@@ -225,14 +235,20 @@ def build_config(bench: Benchmark, variant: Variant, seed: int, epochs: int,
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = 1 if bench.best_epoch else epochs
+    cfg.train_cfg.val_interval = (1 if bench.validates_every_epoch else
+                                  epochs)
     cfg.param_scheduler.end = epochs
     cfg.default_hooks.checkpoint = None  # results are kept in memory
-    # No checkpoint, no resume: without RandomStateHook (which keeps
-    # validation's draws out of training's random stream) a run draws the
-    # stream of the runs in docs/benchmarks, made before that hook existed.
-    cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])
-                        if hook.get('type') != 'RandomStateHook']
+    # RandomStateHook keeps validation's draws out of training's random
+    # stream. The best_epoch benchmarks' runs were made before it existed and
+    # their validation draws from that stream: without the hook a run draws
+    # what those runs drew.
+    hooks = cfg.get('custom_hooks', [])
+    if not bench.val_every_epoch:
+        hooks = [h for h in hooks if h.get('type') != 'RandomStateHook']
+    elif not any(h.get('type') == 'RandomStateHook' for h in hooks):
+        hooks = hooks + [dict(type='RandomStateHook')]
+    cfg.custom_hooks = hooks
     cfg.default_hooks.logger.interval = 25
     if quick and cfg.model.get('provenance_loss'):
         cfg.model.provenance_loss.warmup_iters = 0  # a few iterations only
@@ -345,6 +361,8 @@ def run_once(bench: Benchmark, variant: Variant, seed: int, epochs: int,
             val_history=recorder.history)
     else:
         result['val'] = recorder.val
+        if bench.val_every_epoch:
+            result['val_history'] = recorder.history
     result['test'] = strip_prefix(runner.test())
     if bench.measure is not None:
         result.update(bench.measure(runner, cfg))

@@ -229,6 +229,7 @@ BENCHMARK = Benchmark(
     metric_keys=('top1', 'worst_group'),
     select_key='top1',
     best_epoch=False,
+    val_every_epoch=True,
     alpha_on_first_seed=True,
     columns=[
         Column('val acc.', lambda r: r['val']['top1']),

@@ -260,6 +260,7 @@ BENCHMARK = Benchmark(
     metric_keys=('mean_group', 'worst_group', 'top1'),
     select_key='worst_group',
     best_epoch=False,
+    val_every_epoch=True,
     alpha_on_first_seed=False,
     columns=[
         Column('val worst', _get('val', 'worst_group')),

@@ -196,3 +196,18 @@ def test_epochs_and_seconds_to_the_reference_best_val():
     assert cell(seconds, old, reference) == '–'
     no_history = dataclasses.replace(BENCH, best_epoch=False)
     assert reaching_columns(no_history) == []
+
+
+def test_a_benchmark_validating_every_epoch_tests_the_last_weights(tiny):
+    out_dir, configs = tiny
+    bench = dataclasses.replace(BENCH, best_epoch=False,
+                                val_every_epoch=True)
+    results = run_benchmark(bench, ['base'], [0], 2, out_dir, [0.1],
+                            config_dir=configs, log=lambda *_: None)
+    (run, ) = results['variants']['base']
+    assert run['val'] == dict(acc=1.0)  # the last epoch's, weight 0.5 * 2
+    assert run['test'] == dict(acc=11.0)
+    assert [h['epoch'] for h in run['val_history']] == [1, 2]
+    assert 'best_epoch' not in run
+    assert [c.header for c in reaching_columns(bench)] == [
+        "epochs to base's best val", "train s to base's best val"]

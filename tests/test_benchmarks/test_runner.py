@@ -174,7 +174,12 @@ def test_run_configs_of_both_benchmarks(tmp_path, monkeypatch):
     edits = SPURIOUS.variants_by_name['edits']
     cfg = build_config(SPURIOUS, edits, 1, 15, 'w', quick=True,
                        data_root='data/q')
-    assert cfg.train_cfg.val_interval == 15
+    # validates every epoch, with the hook that keeps validation's draws out
+    # of training's random stream; WSOL's runs draw as before the hook
+    assert cfg.train_cfg.val_interval == 1
+    assert [h.type for h in cfg.custom_hooks].count('RandomStateHook') == 1
+    assert 'RandomStateHook' not in [
+        h.type for h in build_config(WSOL, pg, 2, 3, 'w').custom_hooks]
     for loader in ('train', 'val', 'test'):
         dataset = cfg[f'{loader}_dataloader'].dataset
         assert dataset.data_root == 'data/q'

@@ -98,3 +98,21 @@ def test_killed_and_resumed_training_ends_with_identical_weights(
     expected = straight.model.state_dict()
     for name, value in resumed.model.state_dict().items():
         assert torch.equal(value, expected[name]), name
+
+
+def test_validating_every_epoch_leaves_training_unchanged(tmp_path,
+                                                          one_thread):
+    """What the benchmarks that validate every epoch rely on: their runs
+    equal runs validated once at the end."""
+    with DefaultScope.overwrite_default_scope('provmm'):
+        DATASETS.build(_cfg(tmp_path, 'x', 1, False).train_dataloader
+                       .dataset)
+    runs = {}
+    for val_interval in (1, 3):
+        cfg = _cfg(tmp_path, f'val{val_interval}', 3, False)
+        cfg.train_cfg.val_interval = val_interval
+        runs[val_interval] = Runner.from_cfg(cfg)
+        runs[val_interval].train()
+    expected = runs[3].model.state_dict()
+    for name, value in runs[1].model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
