@@ -97,6 +97,10 @@ VARIANTS = [
     Variant('pg_every8', 'CutMix + L_PG (logit) every 8th iteration', PG,
             {'model.provenance_loss.every_n_iters': 8,
              'model.provenance_loss.scale_by_interval': False}, True),
+    Variant('pg_detached_bn',
+            'CutMix + L_PG (logit), detached BatchNorm statistics', PG,
+            dict(_pg('logit'), **{
+                'model.provenance_loss.bn_statistics': 'detached'}), True),
     Variant('puzzlemix', 'PuzzleMix', PUZZLEMIX),
     Variant('puzzlemix_pg', 'PuzzleMix + L_PG (logit, soft M)',
             PUZZLEMIX_PG, penalised=True),

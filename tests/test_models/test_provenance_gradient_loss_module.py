@@ -350,7 +350,9 @@ def test_auto_weight_is_restored_from_a_state_dict():
         step(trained, loss_cls)
     state = trained.state_dict()
     assert set(state) == {f'alpha_controller.{name}' for name in (
-        'mean_cls', 'mean_pg', 'alpha', 'count')}
+        'mean_cls', 'mean_pg', 'alpha', 'count', 'target')}
+    # the batch holds mixed samples: the mixing ratio, kept on resume
+    assert state['alpha_controller.target'].item() == 0.03
     assert trained.current_weight() == float(state['alpha_controller.alpha'])
     resumed.load_state_dict(state)
     expected = step(trained, 0.9)
@@ -370,12 +372,12 @@ def test_auto_weight_is_restored_from_a_state_dict():
     (dict(subset_ratio=1.5), 'subset_ratio must be in (0, 1], got 1.5'),
     (dict(bn_statistics='frozen'), "bn_statistics must be one of ('batch', "
      "'detached'), got 'frozen'"),
-    (dict(loss_weight='auto', target_ratio=0), 'need target_ratio > 0, 0 <= '
-     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0, 0.99, 0.0 '
-     'and 1000.0'),
-    (dict(alpha_min=2.0, alpha_max=1.0), 'need target_ratio > 0, 0 <= '
-     'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0.03, 0.99, '
-     '2.0 and 1.0'),
+    (dict(loss_weight='auto', target_ratio=0), 'need target_ratio None or > '
+     '0, 0 <= ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got 0, '
+     '0.99, 0.0 and 1000.0'),
+    (dict(alpha_min=2.0, alpha_max=1.0), 'need target_ratio None or > 0, 0 '
+     '<= ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got None, '
+     '0.99, 2.0 and 1.0'),
 ])
 def test_cheaper_and_self_tuning_options_are_validated(bad, message):
     with pytest.raises(ValueError) as error:
@@ -389,7 +391,34 @@ def test_auto_alpha_can_be_held_after_a_calibration():
     assert loss.alpha_controller.update_iters == 3
     default = MODELS.build(dict(type='ProvenanceGradientLoss',
                                 loss_weight='auto')).alpha_controller
-    assert (default.target_ratio, default.update_iters) == (0.03, 50)
+    assert (default.target_ratio, default.update_iters) == (None, 50)
     assert MODELS.build(dict(type='ProvenanceGradientLoss', loss_weight='auto',
                              ratio_update_iters=None)
                         ).alpha_controller.update_iters is None
+
+
+@pytest.mark.parametrize('edited_only', [False, True])
+def test_auto_weight_target_ratio_follows_the_synthesis(hub, edited_only):
+    """Mixed samples (Eq. 9) in the batch: rho = 0.03; edited samples only
+    (Eq. 10): rho = 0.2. Chosen once, then kept."""
+    x, weight, samples = _problem()
+    if edited_only:
+        samples = samples[2:]
+        x = x[2:]
+    module = MODELS.build(dict(type='ProvenanceGradientLoss',
+                               loss_weight='auto'))
+    assert 'pg_target_ratio' not in module.outputs(
+        torch.zeros(()), 0.0, torch.tensor(1.0))
+    inputs = x.clone().requires_grad_(True)
+    out = module(inputs, inputs.flatten(1) @ weight.t(), samples,
+                 torch.tensor(2.0))
+    rho = 0.2 if edited_only else 0.03
+    assert out['pg_target_ratio'].item() == pytest.approx(rho)
+    torch.testing.assert_close(out['pg_ratio'], torch.tensor(rho))
+    # an explicit ratio is kept whatever the batch holds
+    explicit = MODELS.build(dict(type='ProvenanceGradientLoss',
+                                 loss_weight='auto', target_ratio=0.5))
+    inputs = x.clone().requires_grad_(True)
+    out = explicit(inputs, inputs.flatten(1) @ weight.t(), samples,
+                   torch.tensor(2.0))
+    torch.testing.assert_close(out['pg_ratio'], torch.tensor(0.5))

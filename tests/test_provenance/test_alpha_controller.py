@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from provmm.provenance.alpha_controller import (RatioTrackingAlpha,
+                                                default_target_ratio,
                                                 ema_update, tracked_alpha)
 
 
@@ -32,7 +33,7 @@ def test_bias_corrected_moving_average():
 def test_first_alpha_gives_the_target_ratio_and_state_is_in_buffers():
     controller = RatioTrackingAlpha(target_ratio=0.2, momentum=0.9)
     assert set(controller.state_dict()) == {'mean_cls', 'mean_pg', 'alpha',
-                                            'count'}
+                                            'count', 'target'}
     alpha = controller.update(torch.tensor(2.0), torch.tensor(0.01))
     torch.testing.assert_close(alpha, _scalar(0.2 * 2.0 / 0.01))
     assert controller.alpha == alpha and controller.count == 1
@@ -96,3 +97,19 @@ def test_alpha_is_held_after_update_iters_and_resumes_held():
         resumed.update(torch.tensor(5.0), torch.tensor(1e-3)), held)
     with pytest.raises(ValueError, match='update_iters must be None or >= 1'):
         RatioTrackingAlpha(target_ratio=0.2, update_iters=0)
+
+
+def test_an_unset_target_ratio_is_chosen_once_and_restored():
+    controller = RatioTrackingAlpha(target_ratio=None)
+    with pytest.raises(RuntimeError, match='no target ratio'):
+        controller.update(_scalar(1.0), _scalar(1.0))
+    assert (default_target_ratio(True), default_target_ratio(False)) == (
+        0.03, 0.2)
+    assert controller.set_default_target_ratio(mixed=False) == 0.2
+    assert controller.set_default_target_ratio(mixed=True) == 0.2  # kept
+    resumed = RatioTrackingAlpha(target_ratio=None)
+    resumed.load_state_dict(controller.state_dict())
+    assert resumed.target_ratio == 0.2
+    assert RatioTrackingAlpha(target_ratio=0.03).target_ratio == 0.03
+    with pytest.raises(ValueError, match='target_ratio must be None or > 0'):
+        RatioTrackingAlpha(target_ratio=-1.0)

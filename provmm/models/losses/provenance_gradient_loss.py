@@ -91,11 +91,14 @@ class ProvenanceGradientLoss(nn.Module):
             (:mod:`provmm.ops.detached_batch_norm`), so each sample's input
             gradient is its own. The classification loss of that forward
             then also sees them as constants. Defaults to ``'batch'``.
-        target_ratio (float): rho of ``loss_weight='auto'``. Defaults to
-            0.03, within one standard deviation of the searched alpha on all
-            four synthetic benchmarks (0.2 lost 11-19 points on the mixing
-            tasks; on the edit tasks 0.2 is closer to the searched alpha's
-            ratio; docs/method.md, "Which rho").
+        target_ratio (float, optional): rho of ``loss_weight='auto'``.
+            Defaults to None: chosen from the first guided batch, 0.03 if it
+            holds mixed samples (two labels, Eq. 9: CutMix, ResizeMix,
+            PuzzleMix, BatchMix), else 0.2 (edited samples, Eq. 10). Each
+            is within one standard deviation of the searched alpha on the
+            built-in benchmarks of its kind; either one on the other kind
+            lost 11-19 points (mixing) or collapsed 3 of 5 seeds (edits)
+            (docs/method.md, "Which rho"). Logged as ``pg_target_ratio``.
         ratio_momentum (float): beta of the moving averages of
             ``loss_weight='auto'``. Defaults to 0.99.
         alpha_min, alpha_max (float): bounds of the adapted alpha. Default
@@ -126,7 +129,7 @@ class ProvenanceGradientLoss(nn.Module):
                  scale_by_interval: bool = False,
                  subset_ratio: float = 1.0,
                  bn_statistics: str = 'batch',
-                 target_ratio: float = 0.03,
+                 target_ratio: Optional[float] = None,
                  ratio_momentum: float = 0.99,
                  alpha_min: float = 0.0,
                  alpha_max: float = 1000.0,
@@ -157,10 +160,11 @@ class ProvenanceGradientLoss(nn.Module):
         if not 0 < subset_ratio <= 1:
             raise ValueError('ProvenanceGradientLoss: subset_ratio must be in '
                              f'(0, 1], got {subset_ratio}')
-        if target_ratio <= 0 or not 0 <= ratio_momentum < 1 or not (
+        if (target_ratio is not None and target_ratio <= 0) or not (
+                0 <= ratio_momentum < 1) or not (
                 0 <= alpha_min <= alpha_max):
             raise ValueError(
-                'ProvenanceGradientLoss: need target_ratio > 0, 0 <= '
+                'ProvenanceGradientLoss: need target_ratio None or > 0, 0 <= '
                 'ratio_momentum < 1 and 0 <= alpha_min <= alpha_max, got '
                 f'{target_ratio}, {ratio_momentum}, {alpha_min} and '
                 f'{alpha_max}')
@@ -259,6 +263,8 @@ class ProvenanceGradientLoss(nn.Module):
             penalty = subset_weight * provenance_gradient_penalty(
                 grad_a, grad_b, penalty_mask, soft, self.normalize)
             if self.alpha_controller is not None:
+                self.alpha_controller.set_default_target_ratio(
+                    mixed=any(s.guidance == 'soft' for s in data_samples))
                 alpha = factor * self.alpha_controller.update(
                     loss_cls, penalty).to(penalty.dtype)
             interval = self.every_n_iters if self.scale_by_interval else 1
@@ -270,10 +276,15 @@ class ProvenanceGradientLoss(nn.Module):
     def outputs(self, loss_pg: torch.Tensor,
                 alpha: Union[float, torch.Tensor],
                 loss_cls: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """The loss, ``pg_alpha`` and (with ``loss_cls``) ``pg_ratio``."""
+        """The loss, ``pg_alpha``, (with ``loss_cls``) ``pg_ratio`` and
+        (with ``loss_weight='auto'``, once set) ``pg_target_ratio``."""
         outputs = {self.loss_name: loss_pg,
                    'pg_alpha': torch.as_tensor(alpha).detach().to(
                        loss_pg.device, torch.float32)}
+        controller = self.alpha_controller
+        if controller is not None and controller.target_ratio is not None:
+            outputs['pg_target_ratio'] = controller.target.to(
+                loss_pg.device, torch.float32)
         if loss_cls is not None:
             outputs['pg_ratio'] = (loss_pg.detach() /
                                    loss_cls.detach().float().clamp(min=1e-12))
