@@ -14,12 +14,22 @@ of a batch independent: the input gradient of ``sum_i f(x_i)`` at ``x_i`` is
 ``grad f(x_i)`` for the network whose batch norms use the batch's statistics
 as fixed constants.
 
-``with detached_batch_statistics(model):`` makes every
+``with detached_batch_statistics(model) as mode:`` makes every
 ``nn.modules.batchnorm._BatchNorm`` of ``model`` in train mode normalise this
 way. The forward values and the running statistics are those of PyTorch's
 batch norm bit for bit (the same ``native_batch_norm`` call); only the
-backward leaves out the paths through the batch mean and variance. Torch
-only, no OpenMMLab.
+backward leaves out the paths through the batch mean and variance.
+
+Only the input gradients should see the statistics as constants: the
+classification loss trains a batch-norm network through them. After
+``mode.input_gradients_taken()`` the backward passes of the same forward are
+PyTorch's exact batch-norm backward again. The penalty on the input
+gradients reaches the weights through the input gradients' own graph (where
+the statistics stay constants), so that final pass gives the classification
+loss's exact gradient plus the penalty's with detached statistics (for
+``target='logit'``; with ``'log_softmax'`` or ``'margin'`` the penalty also
+flows back through the softmax weights, there with the exact backward).
+Torch only, no OpenMMLab.
 """
 from contextlib import contextmanager
 
@@ -34,16 +44,36 @@ from .double_backward.graph_task import needed_gradients
 aten = torch.ops.aten
 
 
+class StatisticsState:
+    """Whether the backward passes still treat the statistics as constants
+    (shared by the batch norms of one forward pass)."""
+
+    def __init__(self):
+        self.detached = True
+
+
 class BatchNormWithDetachedStatistics(BatchNormWithCheapDoubleBackward):
     """``F.batch_norm(x, ..., training=True)`` with the batch mean and
-    ``1 / std`` treated as constants in the backward (module docstring).
+    ``1 / std`` treated as constants in the backward while
+    ``state.detached`` (module docstring), PyTorch's exact backward after.
     The forward (and the running statistics' update) is the cheap double
     backward's, PyTorch's own kernel; the backward is written in
     differentiable operations where a graph is being built, so input
     gradients can be differentiated again."""
 
     @staticmethod
+    def forward(ctx, inputs, weight, bias, running_mean, running_var,
+                momentum: float, eps: float, state: StatisticsState):
+        ctx.state = state
+        return BatchNormWithCheapDoubleBackward.forward(
+            ctx, inputs, weight, bias, running_mean, running_var, momentum,
+            eps)
+
+    @staticmethod
     def backward(ctx, grad_output):
+        if not ctx.state.detached:
+            return BatchNormWithCheapDoubleBackward.backward(
+                ctx, grad_output) + (None, )
         inputs, weight, mean, invstd = ctx.saved_tensors
         needed = iter(needed_gradients(ctx, ctx.tensor_inputs))
         need_x = next(needed)
@@ -66,7 +96,7 @@ class BatchNormWithDetachedStatistics(BatchNormWithCheapDoubleBackward):
             _, grad_w, grad_b = aten.native_batch_norm_backward(
                 grad_output, inputs, weight, None, None, mean, invstd, True,
                 ctx.eps, [False, need_w, need_b])
-        return grad_x, grad_w, grad_b, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
 class DetachedBatchStatisticsMode(TorchFunctionMode):
@@ -76,6 +106,11 @@ class DetachedBatchStatisticsMode(TorchFunctionMode):
     def __init__(self):
         super().__init__()
         self.active = 0
+        self.state = StatisticsState()
+
+    def input_gradients_taken(self) -> None:
+        """Later backward passes use the exact batch-norm backward."""
+        self.state.detached = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -83,21 +118,23 @@ class DetachedBatchStatisticsMode(TorchFunctionMode):
             return func(*args, **kwargs)
         return self.batch_norm(*args, **kwargs)
 
-    @staticmethod
-    def batch_norm(input, running_mean, running_var, weight=None, bias=None,
-                   training=False, momentum=0.1, eps=1e-5):
+    def batch_norm(self, input, running_mean, running_var, weight=None,
+                   bias=None, training=False, momentum=0.1, eps=1e-5):
         if not training:
             return F.batch_norm(input, running_mean, running_var, weight,
                                 bias, training, momentum, eps)
         F._verify_batch_size(input.size())
         return BatchNormWithDetachedStatistics.apply(
-            input, weight, bias, running_mean, running_var, momentum, eps)
+            input, weight, bias, running_mean, running_var, momentum, eps,
+            self.state)
 
 
 @contextmanager
 def detached_batch_statistics(model: nn.Module):
     """Within the context, every ``_BatchNorm`` of ``model`` that normalises
-    with batch statistics treats them as constants (see the module docstring).
+    with batch statistics treats them as constants in the backward until
+    the yielded mode's ``input_gradients_taken()`` (see the module
+    docstring).
 
     Enter it inside any other ``TorchFunctionMode`` that handles
     ``F.batch_norm`` (the innermost mode handles the call first).

@@ -296,6 +296,26 @@ def test_detached_bn_statistics_reach_the_guided_forward():
                                    atol=1e-12, msg=name)
 
 
+def test_detached_bn_statistics_leave_the_classification_gradient_exact():
+    # alpha = 0: only loss_cls trains, through the guided forward's batch
+    # norms; its gradient must be plain ImageClassifier's.
+    torch.manual_seed(0)
+    loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight=0.0,
+                    mode='soft', bn_statistics='detached')
+    model = MODELS.build(_model_cfg(provenance_loss=loss_cfg)).double()
+    plain = ImageClassifier(backbone=copy.deepcopy(model.backbone),
+                            neck=copy.deepcopy(model.neck),
+                            head=copy.deepcopy(model.head)).double().train()
+    inputs, samples = _inputs().double(), _mixed_samples()
+    model.train()
+    model.parse_losses(model.loss(inputs, samples))[0].backward()
+    plain.parse_losses(plain.loss(inputs, samples))[0].backward()
+    for (name, got), expected in zip(model.named_parameters(),
+                                     plain.parameters()):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-9,
+                                   atol=1e-12, msg=name)
+
+
 def test_adapted_alpha_is_saved_and_resumed_with_the_model():
     torch.manual_seed(0)
     loss_cfg = dict(type='ProvenanceGradientLoss', loss_weight='auto',

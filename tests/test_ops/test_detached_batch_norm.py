@@ -148,3 +148,45 @@ def test_only_batch_norms_of_the_given_model_are_affected():
     with detached_batch_statistics(model):
         ours = _input_gradients(model, inputs, labels)
     torch.testing.assert_close(ours, _input_gradients(model, inputs, labels))
+
+
+def test_after_the_input_gradients_the_classification_gradient_is_exact():
+    """The classifier's guided step: input gradients with detached
+    statistics, then one backward of ``L_cls + L_PG``. Its weight gradients
+    are those of ``L_cls`` through ordinary batch norm plus those of
+    ``L_PG`` for the network with the statistics fixed."""
+    model, inputs, labels = _model_and_batch()
+    fixed = _fixed_statistics_model(model, _batch_statistics(model, inputs))
+
+    def weight_gradients(net):
+        return [torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                for p in net.parameters()]
+
+    ordinary = copy.deepcopy(model)
+    F.cross_entropy(ordinary(inputs), labels).backward()
+    expected = weight_gradients(ordinary)
+    fixed.zero_grad()
+    _input_gradients(fixed, inputs, labels, True).pow(2).sum().backward()
+    expected = [a + b for a, b in zip(expected, weight_gradients(fixed))]
+
+    for cheap in (False, True):
+        net = copy.deepcopy(model)
+        with (cheap_double_backward() if cheap else nullcontext()), \
+                detached_batch_statistics(net) as mode:
+            x = inputs.clone().requires_grad_(True)
+            logits = net(x)
+        grad, _ = provenance_input_gradients(x, logits, labels)
+        mode.input_gradients_taken()
+        (F.cross_entropy(logits, labels) + grad.pow(2).sum()).backward()
+        for got, want in zip(weight_gradients(net), expected):
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    # Without the call the classification gradient loses BatchNorm's
+    # terms through the batch mean and variance.
+    net = copy.deepcopy(model)
+    with detached_batch_statistics(net):
+        x = inputs.clone().requires_grad_(True)
+        logits = net(x)
+    grad, _ = provenance_input_gradients(x, logits, labels)
+    (F.cross_entropy(logits, labels) + grad.pow(2).sum()).backward()
+    assert not all(torch.allclose(got, want) for got, want in zip(
+        weight_gradients(net), expected))

@@ -28,8 +28,9 @@ class ProvenanceImageClassifier(ImageClassifier):
     the step is a plain one: the inputs do not require gradients and no
     special forward mode is used. With the loss's
     ``bn_statistics='detached'`` the guided forward runs under
-    :func:`~provmm.ops.detached_batch_norm.detached_batch_statistics`
-    (``loss_cls`` then also sees the batch statistics as constants).
+    :func:`~provmm.ops.detached_batch_norm.detached_batch_statistics`:
+    the input gradients see the batch statistics as constants, the final
+    backward pass (``loss_cls`` through the network) keeps them.
     All training logic is in ``loss()`` because
     ``MMDistributedDataParallel`` does not call the model's ``train_step``.
 
@@ -118,10 +119,10 @@ class ProvenanceImageClassifier(ImageClassifier):
             check_double_backprop(self)
             inputs = inputs.detach().requires_grad_(True)
         with ExitStack() as stack:
-            guided = None
+            modes = []
             if guided_iteration:
                 stack.enter_context(math_attention())
-                guided = stack.enter_context(self.guided_forward(inputs))
+                modes = stack.enter_context(self.guided_forward(inputs))
             feats = self.extract_feat(inputs)
             head_losses, logits = self.head_loss_and_logits(
                 feats, data_samples)
@@ -130,22 +131,25 @@ class ProvenanceImageClassifier(ImageClassifier):
         losses.update(
             self.provenance_loss(inputs, logits, data_samples,
                                  losses.get('loss_cls')))
-        if guided is not None:
-            guided.input_gradients_taken()
+        for mode in modes:
+            mode.input_gradients_taken()
         return losses
 
     @contextmanager
     def guided_forward(self, inputs: torch.Tensor):
-        """The forward pass's modes: cheap double backward (yielded, or
-        ``None``) and, with the loss's ``bn_statistics='detached'``, batch
-        norms with detached batch statistics (the inner mode)."""
+        """The forward pass's modes (yielded as a list, to be told when the
+        input gradients are taken): cheap double backward and, with the
+        loss's ``bn_statistics='detached'``, batch norms with detached batch
+        statistics (the inner mode)."""
         with ExitStack() as stack:
-            guided = None
+            modes = []
             if self.cheap_double_backward:
-                guided = stack.enter_context(cheap_double_backward(inputs))
+                modes.append(
+                    stack.enter_context(cheap_double_backward(inputs)))
             if self.provenance_loss.bn_statistics == 'detached':
-                stack.enter_context(detached_batch_statistics(self))
-            yield guided
+                modes.append(
+                    stack.enter_context(detached_batch_statistics(self)))
+            yield modes
 
     def head_loss_and_logits(
             self, feats, data_samples: List

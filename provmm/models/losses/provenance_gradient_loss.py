@@ -88,9 +88,11 @@ class ProvenanceGradientLoss(nn.Module):
             the samples of the guided forward (PyTorch's behaviour);
             ``'detached'``: the classifier runs the guided forward with the
             batch mean and variance treated as constants
-            (:mod:`provmm.ops.detached_batch_norm`), so each sample's input
-            gradient is its own. The classification loss of that forward
-            then also sees them as constants. Defaults to ``'batch'``.
+            (:mod:`provmm.ops.detached_batch_norm`) while the input
+            gradients are taken, so each sample's input gradient is its
+            own; the final backward pass keeps the statistics, so the
+            classification loss's gradient is exact. Defaults to
+            ``'batch'``.
         target_ratio (float, optional): rho of ``loss_weight='auto'``.
             Defaults to None: chosen from the first guided batch, 0.03 if it
             holds mixed samples (two labels, Eq. 9: CutMix, ResizeMix,
