@@ -31,10 +31,13 @@ def parse_args(bench: Benchmark, argv: Optional[Sequence[str]] = None):
                         default=list(bench.alphas),
                         help='alpha grid searched on val')
     parser.add_argument('--select-on', default=bench.select_on,
-                        choices=penalised,
+                        type=lambda name: None if name == 'none' else name,
+                        choices=list(penalised) + [None],
+                        metavar='{' + ','.join(list(penalised) + ['none'])
+                        + '}',
                         help=f'variant whose val {bench.select_key} chooses '
                         'the alpha every penalised variant shares (default: '
-                        '%(default)s; None: each searches its own)')
+                        '%(default)s; none: each searches its own)')
     parser.add_argument('--out-dir', default=osp.join('work_dirs',
                                                       bench.out_dir),
                         help='runs and results.json (default: %(default)s)')
@@ -79,8 +82,8 @@ def command_line(bench: Benchmark, variants: List[str], seeds: List[int],
         words += ['--variants'] + variants
     words += ['--seeds'] + [str(s) for s in seeds]
     words += ['--epochs', str(epochs), '--alphas'] + [f'{a:g}' for a in alphas]
-    if select_on is not None:
-        words += ['--select-on', select_on]
+    if select_on is not None or bench.select_on is not None:
+        words += ['--select-on', select_on or 'none']
     if threads is not None:
         words += ['--threads', str(threads)]
     words += ['--reuse-stale'] if reuse_stale else []

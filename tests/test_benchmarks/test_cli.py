@@ -104,3 +104,16 @@ def test_threads_and_reuse_stale_reach_the_runs_and_the_command(
 def test_threads_must_be_positive():
     with pytest.raises(ValueError, match='threads must be >= 1'):
         cli.main(SPURIOUS, ['--threads', '0'])
+
+
+def test_select_on_none_lets_every_variant_search_its_own_alpha(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = cli.parse_args(SPURIOUS, ['--select-on', 'none'])
+    assert args.select_on is None
+    assert cli.parse_args(SPURIOUS, []).select_on == 'edits_pg_gtmask'
+    with pytest.raises(SystemExit):
+        cli.parse_args(SPURIOUS, ['--select-on', 'edits'])  # no alpha
+    # the reproducing command says none, the default would be another
+    assert cli.command_line(SPURIOUS, ['edits_pg'], [0], 2, [1.0], None,
+                            False).endswith('--select-on none')
