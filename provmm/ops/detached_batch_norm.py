@@ -44,18 +44,10 @@ from .double_backward.graph_task import needed_gradients
 aten = torch.ops.aten
 
 
-class StatisticsState:
-    """Whether the backward passes still treat the statistics as constants
-    (shared by the batch norms of one forward pass)."""
-
-    def __init__(self):
-        self.detached = True
-
-
 class BatchNormWithDetachedStatistics(BatchNormWithCheapDoubleBackward):
     """``F.batch_norm(x, ..., training=True)`` with the batch mean and
     ``1 / std`` treated as constants in the backward while
-    ``state.detached`` (module docstring), PyTorch's exact backward after.
+    ``mode.detached`` (module docstring), PyTorch's exact backward after.
     The forward (and the running statistics' update) is the cheap double
     backward's, PyTorch's own kernel; the backward is written in
     differentiable operations where a graph is being built, so input
@@ -63,15 +55,16 @@ class BatchNormWithDetachedStatistics(BatchNormWithCheapDoubleBackward):
 
     @staticmethod
     def forward(ctx, inputs, weight, bias, running_mean, running_var,
-                momentum: float, eps: float, state: StatisticsState):
-        ctx.state = state
+                momentum: float, eps: float,
+                mode: 'DetachedBatchStatisticsMode'):
+        ctx.mode = mode
         return BatchNormWithCheapDoubleBackward.forward(
             ctx, inputs, weight, bias, running_mean, running_var, momentum,
             eps)
 
     @staticmethod
     def backward(ctx, grad_output):
-        if not ctx.state.detached:
+        if not ctx.mode.detached:
             return BatchNormWithCheapDoubleBackward.backward(
                 ctx, grad_output) + (None, )
         inputs, weight, mean, invstd = ctx.saved_tensors
@@ -101,16 +94,17 @@ class BatchNormWithDetachedStatistics(BatchNormWithCheapDoubleBackward):
 
 class DetachedBatchStatisticsMode(TorchFunctionMode):
     """Routes train-mode ``F.batch_norm`` to
-    :class:`BatchNormWithDetachedStatistics` while ``active`` > 0."""
+    :class:`BatchNormWithDetachedStatistics` while ``active`` > 0; their
+    backward treats the statistics as constants while ``detached``."""
 
     def __init__(self):
         super().__init__()
         self.active = 0
-        self.state = StatisticsState()
+        self.detached = True
 
     def input_gradients_taken(self) -> None:
         """Later backward passes use the exact batch-norm backward."""
-        self.state.detached = False
+        self.detached = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -126,7 +120,7 @@ class DetachedBatchStatisticsMode(TorchFunctionMode):
         F._verify_batch_size(input.size())
         return BatchNormWithDetachedStatistics.apply(
             input, weight, bias, running_mean, running_var, momentum, eps,
-            self.state)
+            self)
 
 
 @contextmanager

@@ -265,8 +265,9 @@ class ProvenanceGradientLoss(nn.Module):
             penalty = subset_weight * provenance_gradient_penalty(
                 grad_a, grad_b, penalty_mask, soft, self.normalize)
             if self.alpha_controller is not None:
-                self.alpha_controller.set_default_target_ratio(
-                    mixed=any(s.guidance == 'soft' for s in data_samples))
+                if self.alpha_controller.target_ratio is None:
+                    self.alpha_controller.set_default_target_ratio(
+                        mixed=any(s.guidance == 'soft' for s in data_samples))
                 alpha = factor * self.alpha_controller.update(
                     loss_cls, penalty).to(penalty.dtype)
             interval = self.every_n_iters if self.scale_by_interval else 1
